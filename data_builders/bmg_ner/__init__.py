@@ -1,0 +1,1 @@
+"""BMG-NER corpus builder (paper Appendix B)."""
