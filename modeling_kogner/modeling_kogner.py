@@ -1,0 +1,445 @@
+"""KoGNER: a GLiNER uni-encoder span model with a knowledge-graph distillation head (paper §2).
+
+Forward pass (shapes with B examples, L sub-tokens, T words, w = max span width, C labels, d = hidden):
+
+1. encoder over ``<<ENT>> label … <<SEP>> words`` → [B, L, d_enc] → projection → [B, L, d]
+2. label states: the ``<<ENT>>`` positions → [B, C, d] → prompt FFN → ``n_b``
+3. word states: the first sub-token of every word → [B, T, d] → BiLSTM
+4. span reps ``s_pq = FFN([FFN_start(x_p); FFN_end(x_q)])`` for every (p, p+k), k < w → [B, T·w, d]
+5. scores ``φ(p, q, b) = σ(s_pqᵀ n_b)`` (eq. 1) → logits [B, T, w, C]; language loss = BCE (eq. 2)
+6. distillation (eq. 6): ``MLP_span(S_sub)`` vs a fixed map of the teacher rows ``H_sub`` → ``L_dist``
+7. ``L = a·L_lang + b·L_dist`` (eq. 7 with Table 3's weights a_BCE = 0.8, b_dist = 0.2)
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
+from transformers.utils import ModelOutput, logging
+
+from .configuration_kogner import KoGNERConfig
+from .decoding_kogner import Candidate, candidates_from_probs, greedy_decode, owned_starts, plan_windows
+from .layers_kogner import BiLSTMEncoder, SpanMarkerHead, focal_loss_with_logits, projection_ffn, span_indices
+from .processing_kogner import KoGNERProcessor
+from .tokenization_kogner import split_words
+
+logger = logging.get_logger(__name__)
+
+__all__ = ["KoGNEROutput", "KoGNERPreTrainedModel", "KoGNERModel"]
+
+
+@dataclass
+class KoGNEROutput(ModelOutput):
+    """Output of [`KoGNERModel`].
+
+    Args:
+        loss: ``a·lang_loss + b·dist_loss`` (only with ``labels``).
+        lang_loss: BCE/focal language loss over spans × labels (eq. 2), reduced per ``config.lang_loss_reduction``.
+        dist_loss: distillation loss between ``MLP_span(S_sub)`` and the fixed KG target (eq. 6).
+        logits: [B, T, w, C] span × label logits (``sigmoid`` gives eq. 1's φ).
+        span_mask: [B, T·w] True for spans inside the text.
+        prompts_mask: [B, C] True for real (non-padding) labels.
+        span_reps: [B, T·w, d] span representations (when computed).
+        kg_predictions / kg_targets: [B, K, kg_hidden_size] the two sides of eq. 6 (with KG inputs).
+    """
+
+    loss: Optional[torch.FloatTensor] = None
+    lang_loss: Optional[torch.FloatTensor] = None
+    dist_loss: Optional[torch.FloatTensor] = None
+    logits: Optional[torch.FloatTensor] = None
+    span_mask: Optional[torch.BoolTensor] = None
+    prompts_mask: Optional[torch.BoolTensor] = None
+    span_reps: Optional[torch.FloatTensor] = None
+    kg_predictions: Optional[torch.FloatTensor] = None
+    kg_targets: Optional[torch.FloatTensor] = None
+
+
+class KoGNERPreTrainedModel(PreTrainedModel):
+    config_class = KoGNERConfig
+    base_model_prefix = "kogner"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules: List[str] = []
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LSTM):
+            for name, param in module.named_parameters():
+                (nn.init.xavier_uniform_ if "weight" in name else nn.init.zeros_)(param)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def _build_encoder(encoder_config, name_or_path: Optional[str] = None) -> PreTrainedModel:
+    """The bare encoder, without a pooling layer where the architecture has one (it would get no gradient)."""
+    model_class = MODEL_MAPPING[type(encoder_config)]
+    kwargs = {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class.__init__).parameters else {}
+    if name_or_path is None:
+        return model_class(encoder_config, **kwargs)
+    return model_class.from_pretrained(name_or_path, config=encoder_config, **kwargs)
+
+
+class KoGNERModel(KoGNERPreTrainedModel):
+    """GLiNER-style span NER with KG distillation. See the module docstring for the computation."""
+
+    def __init__(self, config: KoGNERConfig):
+        super().__init__(config)
+        self.encoder = _build_encoder(config.encoder_config)
+        enc_hidden = config.encoder_config.hidden_size
+        self.projection = nn.Linear(enc_hidden, config.hidden_size) if enc_hidden != config.hidden_size else None
+        self.rnn = BiLSTMEncoder(config.hidden_size, config.num_rnn_layers) if config.num_rnn_layers > 0 else None
+        self.span_rep = SpanMarkerHead(config.hidden_size, config.max_span_width, config.dropout)
+        self.prompt_rep = projection_ffn(config.hidden_size, config.dropout)
+        # MLP_span of eq. 6: span reps → the distillation space (trained only through L_dist).
+        self.kg_span_head = nn.Sequential(
+            nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(), nn.Linear(config.hidden_size, config.kg_hidden_size)
+        )
+        self._register_kg_target(config.kg_embedding_dim)
+        self.tokenizer = None
+        self.post_init()
+
+    # ------------------------------------------------------------------ construction and I/O
+    @classmethod
+    def from_encoder(cls, encoder_name_or_path: str, tokenizer=None, **config_kwargs) -> "KoGNERModel":
+        """A new KoGNER on a pretrained encoder (path or Hub id); heads are freshly initialised.
+
+        ``config_kwargs`` go to [`KoGNERConfig`] (e.g. ``hidden_size=512, max_span_width=8``).
+        """
+        from transformers import AutoConfig
+
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(encoder_name_or_path)
+        probe = KoGNERConfig(**config_kwargs)  # validates kwargs before anything heavy happens
+        tokenizer.add_tokens([probe.ent_token, probe.sep_token], special_tokens=True)
+        encoder_config = AutoConfig.from_pretrained(encoder_name_or_path)
+        config = KoGNERConfig(
+            encoder_config=encoder_config.to_dict(),
+            encoder_name_or_path=str(encoder_name_or_path),
+            class_token_index=tokenizer.convert_tokens_to_ids(probe.ent_token),
+            **config_kwargs,
+        )
+        model = cls(config)
+        model.encoder = _build_encoder(encoder_config, encoder_name_or_path)
+        model.encoder.resize_token_embeddings(len(tokenizer))
+        model.config.encoder_config = model.encoder.config
+        model.tokenizer = tokenizer
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, tokenizer=None, **kwargs):
+        """Load weights (safetensors only), config and the tokenizer saved beside them."""
+        kwargs.setdefault("use_safetensors", True)
+        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        if tokenizer is None:
+            hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub)
+            except (OSError, ValueError) as err:
+                logger.warning(f"no tokenizer loaded from {pretrained_model_name_or_path}: {err}")
+        model.tokenizer = tokenizer
+        return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save config, safetensors weights, code (``auto_map``) and the tokenizer."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.tokenizer is not None and kwargs.get("is_main_process", True):
+            self.tokenizer.save_pretrained(save_directory)
+
+    # ------------------------------------------------------------------ KG distillation target
+    def _register_kg_target(self, dim: int) -> None:
+        """Buffers of the fixed target map ``t = (h − μ) P`` (empty until :meth:`fit_kg_target`)."""
+        self.register_buffer("kg_target_mean", torch.zeros(dim))
+        self.register_buffer("kg_target_projection", torch.zeros(dim, self.config.kg_hidden_size))
+
+    @torch.no_grad()
+    def fit_kg_target(self, embeddings: torch.Tensor, block_dims: Optional[Dict[str, int]] = None, max_rows: int = 100_000) -> None:
+        """Fix ``MLP_dist`` of eq. 6 as a frozen linear map from teacher rows H to ``kg_hidden_size``.
+
+        Each column of H is standardised, each block ``[Z, Z', Z'']`` is scaled by ``1/sqrt(width)`` so the
+        three blocks weigh the same whatever their widths, and the result is projected on its top
+        ``kg_hidden_size`` principal components, scaled to unit average variance. The target is frozen, so
+        ``L_dist`` cannot be driven to zero by shrinking both heads (the collapse two trainable MLPs allow).
+        """
+        H = embeddings.detach().float().cpu()
+        if H.ndim != 2 or H.size(0) < 2:
+            raise ValueError(f"fit_kg_target needs a [M, r] matrix with M >= 2 rows, got shape {tuple(H.shape)}")
+        block_dims = dict(block_dims) if block_dims else {"H": H.size(1)}
+        if sum(block_dims.values()) != H.size(1):
+            raise ValueError(f"block_dims {block_dims} sum to {sum(block_dims.values())}, but H has {H.size(1)} columns")
+        if H.size(0) > max_rows:
+            H = H[torch.randperm(H.size(0), generator=torch.Generator().manual_seed(0))[:max_rows]]
+        mean, std = H.mean(0), H.std(0).clamp_min(1e-6)
+        weights = torch.cat([torch.full((d,), d**-0.5) for d in block_dims.values()])
+        scale = weights / std
+        X = (H - mean) * scale
+        eigvals, eigvecs = torch.linalg.eigh(X.T @ X / (X.size(0) - 1))
+        k = self.config.kg_hidden_size
+        top = eigvecs[:, torch.argsort(eigvals, descending=True)[:k]]
+        if top.size(1) < k:  # fewer teacher columns than kg_hidden_size: pad with zero directions
+            top = torch.cat([top, torch.zeros(top.size(0), k - top.size(1))], dim=1)
+        projected_var = (X @ top).var(0).mean().clamp_min(1e-12)
+        projection = scale.unsqueeze(1) * top / projected_var.sqrt()
+        self.config.kg_embedding_dim = H.size(1)
+        self.config.kg_block_dims = block_dims if len(block_dims) > 1 or "H" not in block_dims else {}
+        device = self.kg_span_head[0].weight.device
+        self._register_kg_target(H.size(1))
+        self.kg_target_mean.copy_(mean.to(device))
+        self.kg_target_projection.copy_(projection.to(device))
+
+    def kg_target(self, kg_embeddings: torch.Tensor) -> torch.Tensor:
+        """``MLP_dist(H_sub)`` of eq. 6: the frozen map of teacher rows [.., r] → [.., kg_hidden_size]."""
+        if self.config.kg_embedding_dim == 0:
+            raise ValueError("the distillation target is not fitted; call model.fit_kg_target(H) before training")
+        if kg_embeddings.size(-1) != self.config.kg_embedding_dim:
+            raise ValueError(
+                f"kg_embeddings have width {kg_embeddings.size(-1)}, the fitted target expects {self.config.kg_embedding_dim}"
+            )
+        return (kg_embeddings.to(self.kg_target_mean.dtype) - self.kg_target_mean) @ self.kg_target_projection
+
+    # ------------------------------------------------------------------ forward
+    def _encode(self, input_ids, attention_mask, words_mask, text_lengths):
+        """Label states [B, C, d] (+ mask) and BiLSTM word states [B, T, d]."""
+        tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.projection is not None:
+            tokens = self.projection(tokens)
+        batch, _, dim = tokens.shape
+        class_mask = input_ids.eq(self.config.class_token_index) & attention_mask.bool()
+        counts = class_mask.sum(-1)
+        num_labels = int(counts.max()) if batch else 0
+        if num_labels == 0:
+            raise ValueError(f"no {self.config.ent_token!r} token in input_ids: every example needs at least one label")
+        rows, positions = torch.where(class_mask)
+        slots = torch.cat([torch.arange(int(c), device=tokens.device) for c in counts])
+        if not self.config.embed_ent_token:
+            positions = positions + 1
+        prompts = tokens.new_zeros(batch, num_labels, dim)
+        prompts[rows, slots] = tokens[rows, positions]
+        prompts_mask = torch.arange(num_labels, device=tokens.device).unsqueeze(0) < counts.unsqueeze(1)
+
+        num_words = max(int(text_lengths.max()), 1)
+        words = tokens.new_zeros(batch, num_words, dim)
+        rows, positions = torch.where(words_mask > 0)
+        words[rows, words_mask[rows, positions] - 1] = tokens[rows, positions]
+        if self.rnn is not None:
+            words = self.rnn(words, text_lengths)
+        return prompts, prompts_mask, words
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.LongTensor,
+        words_mask: torch.LongTensor,
+        text_lengths: torch.LongTensor,
+        labels: Optional[torch.FloatTensor] = None,
+        kg_span_index: Optional[torch.LongTensor] = None,
+        kg_embeddings: Optional[torch.FloatTensor] = None,
+        kg_mask: Optional[torch.BoolTensor] = None,
+        output_span_reps: bool = False,
+        return_dict: Optional[bool] = None,
+    ) -> KoGNEROutput:
+        r"""
+        Args:
+            input_ids, attention_mask (`[B, L]`): the prompt + words encoding of [`KoGNERProcessor.encode`].
+            words_mask (`[B, L]`): 1-based word index at each word's first sub-token, else 0.
+            text_lengths (`[B]`): words per example (T = the maximum).
+            labels (`[B, T·w, C]`, *optional*): 0/1 targets per span (flat index ``p·w + k``) and label.
+            kg_span_index (`[B, K]`, *optional*): flat span index of every KG-linked span.
+            kg_embeddings (`[B, K, r]`, *optional*): the teacher rows ``H_sub`` of those spans.
+            kg_mask (`[B, K]`, *optional*): True for real (non-padding) linked spans.
+            output_span_reps (`bool`): also return the [B, T·w, d] span representations.
+        """
+        prompts, prompts_mask, words = self._encode(input_ids, attention_mask, words_mask, text_lengths)
+        batch, num_words, _ = words.shape
+        width = self.config.max_span_width
+        span_idx, span_mask = span_indices(text_lengths, width, num_words)
+        label_reps = self.prompt_rep(prompts)
+
+        with_kg = kg_span_index is not None and kg_embeddings is not None
+        span_reps = None
+        if labels is not None or with_kg or output_span_reps:
+            span_reps = self.span_rep(words, span_idx)
+            logits = torch.einsum("bnd,bcd->bnc", span_reps, label_reps)
+        else:  # inference: never materialise s_pq (see layers_kogner.SpanMarkerHead.scores)
+            logits = self.span_rep.scores(words, span_idx, label_reps)
+
+        lang_loss = dist_loss = loss = kg_predictions = kg_targets = None
+        if labels is not None:
+            lang_loss = self.language_loss(logits, labels, span_mask, prompts_mask)
+            loss = self.config.lang_loss_weight * lang_loss
+        if with_kg:
+            if kg_mask is None:
+                kg_mask = torch.ones(kg_span_index.shape, dtype=torch.bool, device=kg_span_index.device)
+            dist_loss, kg_predictions, kg_targets = self.distillation_loss(span_reps, kg_span_index, kg_embeddings, kg_mask)
+            if loss is not None and self.config.dist_loss_weight > 0:
+                loss = loss + self.config.dist_loss_weight * dist_loss
+        return KoGNEROutput(
+            loss=loss,
+            lang_loss=lang_loss,
+            dist_loss=dist_loss,
+            logits=logits.view(batch, num_words, width, -1),
+            span_mask=span_mask,
+            prompts_mask=prompts_mask,
+            span_reps=span_reps if output_span_reps else None,
+            kg_predictions=kg_predictions,
+            kg_targets=kg_targets,
+        )
+
+    def language_loss(self, logits, labels, span_mask, prompts_mask) -> torch.Tensor:
+        """Eq. 2: BCE (focal with ``alpha=-1, gamma=0``) over valid spans × real labels.
+
+        ``"sum"`` adds over every valid (span, label) pair of the batch, as GLiNER does; ``"mean"`` divides
+        by the number of such pairs.
+        """
+        if labels.shape[:2] != logits.shape[:2] or labels.size(-1) > logits.size(-1):
+            raise ValueError(
+                f"labels must have shape [B, T*w, C] = {list(logits.shape)} (C may be smaller), got {list(labels.shape)}"
+            )
+        logits = logits[..., : labels.size(-1)]
+        pair_mask = span_mask.unsqueeze(-1) & prompts_mask[:, : labels.size(-1)].unsqueeze(1)
+        cfg = self.config
+        losses = focal_loss_with_logits(logits, labels.to(logits.dtype), cfg.focal_alpha, cfg.focal_gamma, cfg.label_smoothing)
+        losses = losses * pair_mask
+        if cfg.lang_loss_reduction == "mean":
+            return losses.sum() / pair_mask.sum().clamp_min(1)
+        return losses.sum()
+
+    def distillation_loss(self, span_reps, kg_span_index, kg_embeddings, kg_mask) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 6: squared error between ``MLP_span(S_sub)`` and the frozen target of ``H_sub``.
+
+        ``"sum"`` adds squared errors over linked spans and dimensions — the scale of the summed BCE, so
+        Table 3's 0.8 / 0.2 weights compare like with like; ``"mean"`` is eq. 6's MSE literally.
+        """
+        if kg_span_index.shape != kg_mask.shape or kg_embeddings.shape[:2] != kg_span_index.shape:
+            raise ValueError(
+                f"kg_span_index {list(kg_span_index.shape)}, kg_mask {list(kg_mask.shape)} and kg_embeddings "
+                f"{list(kg_embeddings.shape)} must agree on [B, K]"
+            )
+        if kg_mask.any() and int(kg_span_index[kg_mask].max()) >= span_reps.size(1):
+            raise ValueError(f"kg_span_index points past the {span_reps.size(1)} spans of this batch")
+        index = (kg_span_index * kg_mask).unsqueeze(-1).expand(-1, -1, span_reps.size(-1))
+        predictions = self.kg_span_head(torch.gather(span_reps, 1, index))
+        with torch.no_grad():
+            targets = self.kg_target(kg_embeddings)
+        errors = ((predictions - targets) ** 2) * kg_mask.unsqueeze(-1)
+        if self.config.dist_loss_reduction == "mean":
+            dist = errors.sum() / (kg_mask.sum() * predictions.size(-1)).clamp_min(1)
+        else:
+            dist = errors.sum()
+        return dist, predictions, targets
+
+    # ------------------------------------------------------------------ inference
+    def _check_inference_args(self, labels, threshold, batch_size) -> List[str]:
+        if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
+            raise TypeError(f"labels must be a list of strings, got {type(labels).__name__}")
+        if not labels:
+            raise ValueError("labels must contain at least one label")
+        bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
+        if bad:
+            raise ValueError(f"labels must be non-empty strings, got {bad}")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels contain duplicates: {sorted({l for l in labels if labels.count(l) > 1})}")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return list(labels)
+
+    @torch.inference_mode()
+    def predict_word_spans(
+        self,
+        batch_words: Sequence[Sequence[str]],
+        labels: Sequence[str],
+        threshold: float = 0.5,
+        flat_ner: bool = True,
+        multi_label: bool = False,
+        batch_size: int = 8,
+    ) -> List[List[Tuple[int, int, str, float]]]:
+        """Entities over pre-split words: per example ``[(start_word, end_word_inclusive, label, score)]``.
+
+        Texts longer than one encoder window are chunked with overlap; more than ``config.max_types``
+        labels are split into prompt groups; all candidates are merged before greedy decoding.
+        """
+        labels = self._check_inference_args(labels, threshold, batch_size)
+        processor = KoGNERProcessor.from_model(self)
+        cfg = self.config
+        groups = [labels[i : i + cfg.max_types] for i in range(0, len(labels), cfg.max_types)]
+        counts = processor.word_token_counts(batch_words)
+        jobs = []  # (example, group, windows, window index)
+        for g, group in enumerate(groups):
+            budget = processor.max_tokens - processor.prompt_length(group)
+            for i, words in enumerate(batch_words):
+                if not words:
+                    continue
+                windows = plan_windows(counts[i], budget, cfg.max_len, cfg.window_overlap)
+                jobs.extend((i, g, windows, j) for j in range(len(windows)))
+        jobs.sort(key=lambda job: -sum(counts[job[0]][slice(*job[2][job[3]])]))  # batch by length
+
+        was_training = self.training
+        self.eval()
+        candidates: List[List[Candidate]] = [[] for _ in batch_words]
+        for b in range(0, len(jobs), batch_size):
+            chunk = jobs[b : b + batch_size]
+            words = [list(batch_words[i][slice(*windows[j])]) for i, _, windows, j in chunk]
+            enc = processor.encode(words, [groups[g] for _, g, _, _ in chunk])
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            probs = self(**enc).logits.sigmoid().float().cpu()
+            for row, (i, g, windows, j) in enumerate(chunk):
+                candidates[i].extend(
+                    candidates_from_probs(
+                        probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
+                        offset=windows[j][0], owned=owned_starts(windows, j),
+                    )
+                )  # fmt: skip
+        self.train(was_training)
+        return [
+            [(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)]
+            for cands in candidates
+        ]
+
+    def batch_predict_entities(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        threshold: float = 0.5,
+        flat_ner: bool = True,
+        multi_label: bool = False,
+        batch_size: int = 8,
+    ) -> List[List[Dict]]:
+        """Entities of raw texts: per text ``[{"start", "end", "text", "label", "score"}]`` (character offsets)."""
+        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+            raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
+        for k, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{k}] must be a str, got {type(text).__name__}")
+        splits = [split_words(text) for text in texts]
+        spans = self.predict_word_spans(
+            [[w for w, _, _ in s] for s in splits], labels, threshold, flat_ner, multi_label, batch_size
+        )
+        results = []
+        for text, split, entities in zip(texts, splits, spans):
+            out = []
+            for start, end, label, score in entities:
+                char_start, char_end = split[start][1], split[end][2]
+                out.append({"start": char_start, "end": char_end, "text": text[char_start:char_end], "label": label, "score": score})
+            results.append(out)
+        return results
+
+    def predict_entities(
+        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False
+    ) -> List[Dict]:
+        """Entities of one text: ``[{"start", "end", "text", "label", "score"}]`` with ``text[start:end]``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label)[0]
