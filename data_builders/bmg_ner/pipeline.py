@@ -82,7 +82,7 @@ def build_bmg_ner(
     out_dir: Path,
     generator: str = "template",
     sample_rate: float = 1e-4,
-    min_per_relation: int = 300,
+    min_per_relation: int = 400,
     max_per_relation: Optional[int] = None,
     split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
     entity_split_fractions: Sequence[float] = (0.6, 0.2, 0.2),
