@@ -119,3 +119,56 @@ def test_cli_errors_are_clear(capsys):
         kogner_eval.main(["--model", "x", "--dataset", "ncbi=/nonexistent/test.tsv"])
     with pytest.raises(SystemExit, match="bad label map item"):
         kogner_eval.main(["--model", "x", "--dataset", f"ncbi={CONLL_TEST}", "--labels", "ncbi=Disease"])
+
+
+# ------------------------------------------------------------------ with a real (tiny, random) KoGNER
+@pytest.fixture(scope="module")
+def tiny_kogner(tmp_path_factory, tiny_bert_path):
+    from _tiny_kogner import build_tiny_kogner
+
+    return build_tiny_kogner(tiny_bert_path, tmp_path_factory.mktemp("tiny_kogner"))
+
+
+def test_filtering_a_low_threshold_run_equals_decoding_at_the_threshold(tiny_kogner):
+    from modeling_kogner import KoGNERModel
+
+    model = KoGNERModel.from_pretrained(tiny_kogner)
+    data = kogner_eval.load_benchmark(CONLL_TEST, NCBI_MAP)
+    low = kogner_eval.predict_spans(model, data, ["disease", "chemical"], threshold=0.0, batch_size=4)
+    scores = sorted(span[3] for spans in low for span in spans)
+    assert len(scores) > 5
+    for q in (0.2, 0.5, 0.8):
+        t = scores[int(q * (len(scores) - 1))]
+        direct = kogner_eval.predict_spans(model, data, ["disease", "chemical"], threshold=t, batch_size=4)
+        assert kogner_eval.filter_by_threshold(low, t) == direct
+
+
+def test_cli_end_to_end_writes_json_and_table(tiny_kogner, tmp_path, capsys):
+    from modeling_kogner import KoGNERModel
+
+    out = tmp_path / "results"
+    results = kogner_eval.main([
+        "--model", f"tiny={tiny_kogner}", "--model", tiny_kogner,
+        "--dataset", f"ncbi={CONLL_TEST}", "--labels", "ncbi=Disease:disease,Chemical:chemical",
+        "--dev", f"ncbi={CONLL_DEV}", "--threshold-grid", "0.3,0.5,0.7",
+        "--dataset", f"genia={NESTED}", "--nested", "genia",
+        "--dataset", f"bmg={BMG}", "--batch-size", "2", "--output-dir", str(out),
+    ])  # fmt: skip
+    saved = json.loads((out / "eval_results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    model_names = list(saved["models"])
+    assert model_names == ["tiny", Path(tiny_kogner).name]
+    assert list(saved["datasets"]) == ["ncbi", "genia", "bmg"]
+    assert saved["datasets"]["genia"]["flat_ner"] is False and saved["datasets"]["ncbi"]["flat_ner"] is True
+    ncbi = saved["results"]["ncbi"]["tiny"]
+    assert ncbi["threshold_source"] == "dev" and set(ncbi["dev_f1_by_threshold"]) == {"0.3", "0.5", "0.7"}
+    # the scores are exactly the metric of the model's own predictions at the chosen threshold
+    model = KoGNERModel.from_pretrained(tiny_kogner)
+    data = kogner_eval.load_benchmark(CONLL_TEST, NCBI_MAP)
+    preds = model.predict_word_spans(data["tokenized_text"], ["disease", "chemical"], threshold=ncbi["threshold"])
+    expected = compute_span_f1(preds, data["ner"])
+    assert {k: ncbi[k] for k in expected} == expected
+    table = (out / "eval_results.md").read_text()
+    assert table.splitlines()[0] == f"| Dataset | tiny | {Path(tiny_kogner).name} |"
+    assert f"| ncbi | {100 * ncbi['f1']:.1f} |" in table
+    assert table in capsys.readouterr().out
