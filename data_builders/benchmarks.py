@@ -102,10 +102,13 @@ def _conll_sentences(path: Path) -> Iterator[Tuple[int, List[str], List[str]]]:
                 raise BenchmarkFormatError(f"{path}:{line_no}: expected 'token<TAB>tag', got {line!r}")
             if columns[0] == "-DOCSTART-":
                 continue
+            tag = columns[-1].strip()
+            if tag != "O" and not (len(tag) > 2 and tag[:2] in ("B-", "I-")):
+                raise BenchmarkFormatError(f"{path}:{line_no}: tag {tag!r} is not IOB2 (O, B-<type>, I-<type>)")
             if not tokens:
                 first_line = line_no
             tokens.append(columns[0])
-            tags.append(columns[-1].strip())
+            tags.append(tag)
     if tokens:
         yield first_line, tokens, tags
 
