@@ -26,6 +26,12 @@ from typing import List, Optional
 
 from .llm_client import LLMAuthError, OpenAIChatClient
 from .pipeline import build_bmg_ner
+from .sampling import (
+    DEFAULT_ENTITY_SPLIT_FRACTIONS,
+    DEFAULT_MIN_PER_RELATION,
+    DEFAULT_SAMPLE_RATE,
+    DEFAULT_SPLIT_FRACTIONS,
+)
 
 
 def _fractions(text: str):
@@ -42,11 +48,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--kg-format", default=None, help="hetionet | bmg | triples | parquet (detected when omitted)")
     parser.add_argument("--generator", choices=("template", "llm"), default="template")
     parser.add_argument("--out", required=True, type=Path, help="output folder (Parquet shards, README.md, summary.json)")
-    parser.add_argument("--sample-rate", type=float, default=1e-4, help="per-relation sampling rate (Appendix B.1)")
-    parser.add_argument("--min-per-relation", type=int, default=400, help="floor on the pairs sampled per relation type")
+    parser.add_argument("--sample-rate", type=float, default=DEFAULT_SAMPLE_RATE, help="per-relation sampling rate (Appendix B.1)")
+    parser.add_argument("--min-per-relation", type=int, default=DEFAULT_MIN_PER_RELATION, help="floor on the pairs sampled per relation type")
     parser.add_argument("--max-per-relation", type=int, default=None, help="cap on the pairs sampled per relation type")
-    parser.add_argument("--split-fractions", type=_fractions, default=(0.8, 0.1, 0.1), help="share of each relation's sample per split")
-    parser.add_argument("--entity-split-fractions", type=_fractions, default=(0.6, 0.2, 0.2), help="share of entity names per split")
+    parser.add_argument("--split-fractions", type=_fractions, default=DEFAULT_SPLIT_FRACTIONS, help="share of each relation's sample per split")
+    parser.add_argument("--entity-split-fractions", type=_fractions, default=DEFAULT_ENTITY_SPLIT_FRACTIONS, help="share of entity names per split")
     parser.add_argument("--seed", type=int, default=0)
     llm = parser.add_argument_group("LLM generator (any OpenAI-compatible chat endpoint)")
     llm.add_argument("--llm-base-url", default=None, help="e.g. http://localhost:8000/v1 (env KOGNER_LLM_BASE_URL)")

@@ -27,7 +27,16 @@ from .builder import write_dataset_card, write_parquet_dataset
 from .gazetteer import Gazetteer
 from .llm_client import OpenAIChatClient
 from .prompts import build_messages
-from .sampling import SPLITS, RelationPair, name_key, sample_pairs
+from .sampling import (
+    DEFAULT_ENTITY_SPLIT_FRACTIONS,
+    DEFAULT_MIN_PER_RELATION,
+    DEFAULT_SAMPLE_RATE,
+    DEFAULT_SPLIT_FRACTIONS,
+    SPLITS,
+    RelationPair,
+    name_key,
+    sample_pairs,
+)
 from .sanity import SanityChecker
 from .templates import TemplateGenerator
 
@@ -81,11 +90,11 @@ def build_bmg_ner(
     kg: KnowledgeGraph,
     out_dir: Path,
     generator: str = "template",
-    sample_rate: float = 1e-4,
-    min_per_relation: int = 400,
+    sample_rate: float = DEFAULT_SAMPLE_RATE,
+    min_per_relation: int = DEFAULT_MIN_PER_RELATION,
     max_per_relation: Optional[int] = None,
-    split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    entity_split_fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
+    entity_split_fractions: Sequence[float] = DEFAULT_ENTITY_SPLIT_FRACTIONS,
     seed: int = 0,
     client: Optional[OpenAIChatClient] = None,
 ) -> Dict[str, Any]:
