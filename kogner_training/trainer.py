@@ -1,0 +1,282 @@
+"""`KoGNERTrainer`: the distillation training loop of §2.3/§3 as a plain :class:`transformers.Trainer`.
+
+* ``compute_loss`` is the model's own ``a·L_lang + b·L_dist`` (eq. 7 with Table 3's weights, which the trainer
+  writes onto ``model.config``); the teacher rows ``H_sub`` come from a frozen ``KGEmbeddings`` table through
+  the collator. Both terms are logged, with the ratio ``b·L_dist / (a·L_lang)``.
+* ``create_optimizer`` gives the encoder and the heads their own learning rates (GLiNER: 1e-5 / 3e-5).
+* Evaluation decodes spans inside ``prediction_step`` and reports strict span F1.
+* ``b = 0`` is the GLiNER(ft) baseline: no teacher, and the KG head is frozen, so no parameter is left
+  without a gradient under DDP.
+
+``training_step`` is Trainer's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback
+from transformers.utils import logging
+
+from modeling_kogner import KoGNERModel, KoGNERProcessor
+
+from .arguments import KoGNERTrainingArguments
+from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
+from .evaluation import SpanF1Metrics, decode_span_logits
+
+logger = logging.get_logger(__name__)
+
+__all__ = ["KoGNERTrainer", "entity_types_of", "check_columns"]
+
+ENCODER_PREFIX = "encoder."
+
+
+def _column_names(dataset) -> Optional[List[str]]:
+    names = getattr(dataset, "column_names", None)
+    if names is None and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__") and len(dataset):
+        first = dataset[0]
+        names = list(first) if isinstance(first, dict) else None
+    return names
+
+
+def check_columns(dataset, name: str, need_kge: bool) -> None:
+    """Raise a ValueError that says what to do when ``dataset`` lacks the columns KoGNER trains on."""
+    names = _column_names(dataset)
+    if names is None:  # an IterableDataset without declared features: the collator checks each example
+        return
+    required = list(REQUIRED_COLUMNS) + ([KG_COLUMN] if need_kge else [])
+    missing = [c for c in required if c not in names]
+    if missing:
+        hint = (
+            f" Distillation (dist_loss_weight > 0) also needs {KG_COLUMN!r} ([{{start, end, kg_id}}] spans linked to "
+            "the KG; build the corpus with `python -m data_builders.bmg_ner`, or pass --dist_loss_weight 0)."
+            if KG_COLUMN in missing
+            else ""
+        )
+        raise ValueError(
+            f"{name} is missing column(s) {missing} (it has {names}). KoGNER trains on word-level examples: "
+            "'tokenized_text' (list of words) and 'ner' ([{start, end (inclusive word index), label}]), as built by "
+            "`python -m data_builders.bmg_ner` or `data_builders.benchmarks.read_conll`; rename yours with "
+            f"dataset.rename_column(old, new).{hint}"
+        )
+
+
+def entity_types_of(datasets: Iterable) -> List[str]:
+    """Sorted labels of every ``ner`` span in the given datasets (the default type pool)."""
+    types = set()
+    for dataset in datasets:
+        if dataset is None:
+            continue
+        column = dataset["ner"] if hasattr(dataset, "column_names") and dataset.column_names else (ex["ner"] for ex in dataset)
+        for spans in column:
+            if isinstance(spans, dict):  # struct of lists
+                types.update(spans.get("label", []))
+            else:
+                types.update(span["label"] for span in spans)
+    return sorted(types)
+
+
+def _as_datasets(eval_dataset) -> List:
+    if eval_dataset is None:
+        return []
+    if isinstance(eval_dataset, dict):
+        return list(eval_dataset.values())
+    return [eval_dataset]
+
+
+class _CollatorEpochCallback(TrainerCallback):
+    """Tells the collator the epoch (negative sampling depends on it) and reports what it skipped."""
+
+    def __init__(self, collator: KoGNERDataCollator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        report = self.collator.report
+        message = f"KoGNER collator (process {args.process_index}): {report.summary()}"
+        (logger.warning if report.skipped else logger.info)(message)
+
+
+class KoGNERTrainer(Trainer):
+    r"""[`~transformers.Trainer`] for [`~modeling_kogner.KoGNERModel`] with knowledge-graph distillation.
+
+    Args:
+        model ([`KoGNERModel`]): the student (with its tokenizer attached, e.g. from ``from_encoder``).
+        args ([`KoGNERTrainingArguments`]): loss weights, learning rates, teacher path, type sampling.
+        train_dataset, eval_dataset: word-level corpora (``tokenized_text``, ``ner``; ``kge`` when ``b > 0``).
+        data_collator ([`KoGNERDataCollator`], *optional*): built from the model and datasets when omitted.
+        kg_embeddings (`KGEmbeddings`, *optional*): the teacher table; loaded from ``args.kg_embeddings`` when
+            omitted and ``dist_loss_weight > 0``. The model's target map is fitted on it if not fitted yet.
+        entity_types (`Sequence[str]`, *optional*): type pool (default: every label of the given datasets).
+        compute_metrics: defaults to strict span F1 ([`SpanF1Metrics`]).
+        Other arguments go to [`~transformers.Trainer`].
+    """
+
+    def __init__(
+        self,
+        model: Optional[KoGNERModel] = None,
+        args: Optional[KoGNERTrainingArguments] = None,
+        data_collator: Optional[KoGNERDataCollator] = None,
+        train_dataset=None,
+        eval_dataset=None,
+        kg_embeddings=None,
+        entity_types: Optional[Sequence[str]] = None,
+        compute_metrics=None,
+        callbacks: Optional[List[TrainerCallback]] = None,
+        **kwargs,
+    ):
+        if not isinstance(model, KoGNERModel):
+            raise TypeError(f"KoGNERTrainer trains a KoGNERModel, got {type(model).__name__}")
+        if not isinstance(args, KoGNERTrainingArguments):
+            raise TypeError("KoGNERTrainer needs KoGNERTrainingArguments (loss weights, learning rates, teacher path)")
+        distill = args.dist_loss_weight > 0
+        if train_dataset is not None:
+            check_columns(train_dataset, "train_dataset", need_kge=distill)
+        for n, dataset in enumerate(_as_datasets(eval_dataset)):
+            check_columns(dataset, "eval_dataset" if n == 0 else f"eval_dataset[{n}]", need_kge=False)
+
+        # Loss weights are config fields of the model (saved with it), never forward kwargs.
+        model.config.lang_loss_weight = float(args.lang_loss_weight)
+        model.config.dist_loss_weight = float(args.dist_loss_weight)
+        kg_embeddings = self._prepare_distillation(model, args, kg_embeddings, data_collator)
+
+        if data_collator is None:
+            pool = list(entity_types) if entity_types else entity_types_of([train_dataset, *_as_datasets(eval_dataset)])
+            data_collator = KoGNERDataCollator(
+                KoGNERProcessor.from_model(model), pool, kg_embeddings=kg_embeddings,
+                max_negative_types=args.max_negative_types, seed=args.seed,
+            )  # fmt: skip
+        elif not isinstance(data_collator, KoGNERDataCollator):
+            raise TypeError(f"data_collator must be a KoGNERDataCollator, got {type(data_collator).__name__}")
+        self.eval_data_collator = data_collator.for_evaluation()
+        if compute_metrics is None:
+            compute_metrics = SpanF1Metrics(self.eval_data_collator.entity_types)
+        callbacks = [_CollatorEpochCallback(data_collator), *(callbacks or [])]
+        super().__init__(
+            model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
+            eval_dataset=eval_dataset, compute_metrics=compute_metrics, callbacks=callbacks, **kwargs,
+        )  # fmt: skip
+        self._loss_terms = None
+        self._loss_terms_steps = 0
+        if train_dataset is not None and hasattr(train_dataset, "__len__"):
+            report = data_collator.scan(train_dataset)
+            message = f"train_dataset: {report.summary()}"
+            (logger.warning if report.skipped else logger.info)(message)
+
+    @staticmethod
+    def _prepare_distillation(model: KoGNERModel, args: KoGNERTrainingArguments, kg_embeddings, collator):
+        """Teacher table and target map for ``b > 0``; a frozen, unused KG head for the ``b = 0`` baseline."""
+        if args.dist_loss_weight == 0:
+            model.kg_span_head.requires_grad_(False)
+            logger.info("dist_loss_weight=0: GLiNER(ft) baseline, no teacher; the KG head is frozen")
+            return None
+        if kg_embeddings is None and collator is not None:
+            kg_embeddings = collator.kg_embeddings
+        if kg_embeddings is None:
+            from data_builders.kg_teacher import KGEmbeddings
+
+            kg_embeddings = KGEmbeddings.load(args.kg_embeddings, blocks=tuple(args.kg_blocks))
+        if collator is not None and collator.kg_embeddings is None:
+            raise ValueError("dist_loss_weight > 0 but the given data_collator has no kg_embeddings")
+        model.kg_span_head.requires_grad_(True)
+        dim = int(kg_embeddings.matrix.size(-1))
+        if model.config.kg_embedding_dim == 0:
+            logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
+            model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None)
+        elif model.config.kg_embedding_dim != dim:
+            raise ValueError(
+                f"the model's distillation target was fitted on H of width {model.config.kg_embedding_dim}, but the "
+                f"teacher table has width {dim}; use the same --kg_embeddings/--kg_blocks as the checkpoint"
+            )
+        return kg_embeddings
+
+    # ------------------------------------------------------------------ data
+    @contextlib.contextmanager
+    def _using_collator(self, collator):
+        train_collator, self.data_collator = self.data_collator, collator
+        try:
+            yield
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        """Evaluation batches prompt every example with the whole type pool and carry the gold spans."""
+        with self._using_collator(self.eval_data_collator):
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        with self._using_collator(self.eval_data_collator):
+            return super().get_test_dataloader(test_dataset)
+
+    # ------------------------------------------------------------------ loss
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """``a·L_lang + b·L_dist`` as the model computes it; the two terms are kept for logging."""
+        outputs = model(**inputs)
+        if outputs.loss is None:
+            raise ValueError("the model returned no loss: the batch has no 'labels' (use KoGNERDataCollator)")
+        if model.training:
+            lang = outputs.lang_loss.detach()
+            dist = outputs.dist_loss.detach() if outputs.dist_loss is not None else torch.zeros_like(lang)
+            terms = torch.stack([lang, dist]).float()
+            self._loss_terms = terms if self._loss_terms is None else self._loss_terms + terms
+            self._loss_terms_steps += 1
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
+        """Adds ``lang_loss``, ``dist_loss`` and ``dist_lang_ratio`` = b·L_dist / (a·L_lang) to training logs."""
+        if "loss" in logs and self._loss_terms is not None:
+            terms = self.accelerator.reduce(self._loss_terms, reduction="mean") / max(self._loss_terms_steps, 1)
+            lang, dist = terms.tolist()
+            logs["lang_loss"] = round(lang, 4)
+            logs["dist_loss"] = round(dist, 4)
+            cfg = self.accelerator.unwrap_model(self.model).config
+            weighted_lang = cfg.lang_loss_weight * lang
+            logs["dist_lang_ratio"] = round(cfg.dist_loss_weight * dist / weighted_lang, 4) if weighted_lang else float("nan")
+            self._loss_terms, self._loss_terms_steps = None, 0
+        super().log(logs, start_time)
+
+    # ------------------------------------------------------------------ optimisation
+    def create_optimizer(self, model=None):
+        """AdamW (or ``args.optim``) with the encoder at ``learning_rate`` and the heads at ``head_learning_rate``."""
+        opt_model = self.model if model is None else model
+        if self.optimizer is None:
+            args = self.args
+            decay = set(self.get_decay_parameter_names(opt_model))
+            head_decay = args.weight_decay if args.head_weight_decay is None else args.head_weight_decay
+            groups = []
+            for is_encoder, lr, weight_decay in ((True, args.learning_rate, args.weight_decay), (False, args.head_learning_rate, head_decay)):
+                for with_decay in (True, False):
+                    params = [
+                        p for n, p in opt_model.named_parameters()
+                        if p.requires_grad and n.removeprefix("module.").startswith(ENCODER_PREFIX) == is_encoder
+                        and (n in decay) == with_decay
+                    ]  # fmt: skip
+                    if params:
+                        groups.append({"params": params, "lr": lr, "weight_decay": weight_decay if with_decay else 0.0})
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    # ------------------------------------------------------------------ evaluation
+    def prediction_step(
+        self, model: nn.Module, inputs: Dict[str, Any], prediction_loss_only: bool, ignore_keys=None
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Loss, decoded spans [B, P, 3] and gold spans [B, G, 3] (rows ``start, end, type``; padding -100)."""
+        inputs = self._prepare_inputs(inputs)
+        gold = inputs.pop("gold_spans", None)
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+        loss = loss.detach()
+        if prediction_loss_only or gold is None:
+            return loss, None, None
+        predictions = decode_span_logits(
+            outputs.logits, inputs["text_lengths"], self.eval_data_collator.entity_types,
+            threshold=self.args.eval_threshold, flat_ner=self.args.eval_flat_ner,
+        )  # fmt: skip
+        return loss, predictions, gold

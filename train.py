@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Train KoGNER (paper §2.3, §3, Table 3): ``a·L_lang + b·L_dist`` on a BMG-NER corpus with a KG teacher.
+
+    python train.py --dataset_name_or_path runs/bmg_ner --kg_embeddings runs/kg_embeddings --output_dir runs/kogner
+    python train.py ... --dist_loss_weight 0                   # the GLiNER(ft) baseline of Table 2
+    python train.py config.yaml                                # every argument from a YAML (or .json) file
+    accelerate launch train.py ...                             # CPU (gloo) or multi-GPU DDP
+    python train.py ... --resume_from_checkpoint latest        # or a checkpoint folder
+
+A new model starts from ``--encoder_name_or_path`` (default: the offline all-MiniLM-L6-v2), or training continues
+from a KoGNER checkpoint (``--model_name_or_path``) or a GLiNER one (``--gliner_checkpoint``). The final model
+(safetensors + config + tokenizer + code) is saved to ``--output_dir`` and loads with
+``KoGNERModel.from_pretrained(output_dir)``; validation/test span F1 are printed and saved as JSON there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+from typing import List, Optional, Tuple
+
+import datasets
+import transformers
+from transformers import HfArgumentParser, set_seed
+
+from kogner_training import (
+    KoGNERDataArguments,
+    KoGNERModelArguments,
+    KoGNERTrainer,
+    KoGNERTrainingArguments,
+    default_encoder_path,
+    entity_types_of,
+)
+from modeling_kogner import KoGNERModel
+
+logger = logging.getLogger("train")
+
+ARGUMENT_CLASSES = (KoGNERModelArguments, KoGNERDataArguments, KoGNERTrainingArguments)
+
+
+def parse_arguments(argv: Optional[List[str]] = None) -> Tuple[KoGNERModelArguments, KoGNERDataArguments, KoGNERTrainingArguments]:
+    """From the command line, or from one ``.yaml``/``.yml``/``.json`` file given as the only argument."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(os.path.abspath(argv[0]))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def load_corpus(data_args: KoGNERDataArguments) -> datasets.DatasetDict:
+    """The splits named in ``data_args`` (a folder or Hub id loadable with ``datasets.load_dataset``)."""
+    corpus = datasets.load_dataset(data_args.dataset_name_or_path)
+    wanted = [s for s in (data_args.train_split, data_args.eval_split, data_args.test_split) if s]
+    missing = [s for s in wanted if s not in corpus]
+    if missing:
+        raise ValueError(
+            f"{data_args.dataset_name_or_path} has splits {list(corpus)}, not {missing}; pass --train_split/--eval_split/"
+            "--test_split (an empty value skips eval or test)"
+        )
+    out = datasets.DatasetDict()
+    for split in wanted:
+        limit = data_args.max_train_samples if split == data_args.train_split else data_args.max_eval_samples
+        dataset = corpus[split]
+        out[split] = dataset.select(range(min(limit, len(dataset)))) if limit else dataset
+    return out
+
+
+def build_model(model_args: KoGNERModelArguments) -> KoGNERModel:
+    """A KoGNER checkpoint, a converted GLiNER checkpoint, or a new model on a pretrained encoder."""
+    if model_args.model_name_or_path:
+        logger.info(f"continuing from the KoGNER checkpoint {model_args.model_name_or_path} (its config is kept)")
+        return KoGNERModel.from_pretrained(model_args.model_name_or_path)
+    if model_args.gliner_checkpoint:
+        if not hasattr(KoGNERModel, "from_gliner"):
+            raise SystemExit("--gliner_checkpoint needs KoGNERModel.from_gliner, which this modeling_kogner does not have")
+        logger.info(f"starting from the GLiNER checkpoint {model_args.gliner_checkpoint}")
+        return KoGNERModel.from_gliner(model_args.gliner_checkpoint)
+    encoder = model_args.encoder_name_or_path or default_encoder_path()
+    logger.info(f"new KoGNER model on the encoder {encoder}")
+    return KoGNERModel.from_encoder(encoder, **model_args.new_model_kwargs())
+
+
+def model_card_callbacks() -> list:
+    """The hub_cards model-card callback, when this checkout ships it."""
+    if importlib.util.find_spec("hub_cards") is None:
+        return []
+    import hub_cards
+
+    return [hub_cards.ModelCardCallback()] if hasattr(hub_cards, "ModelCardCallback") else []
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    model_args, data_args, training_args = parse_arguments(argv)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        level=logging.INFO if training_args.should_log else logging.WARNING, handlers=[logging.StreamHandler(sys.stdout)],
+    )  # fmt: skip
+    transformers.utils.logging.set_verbosity(logging.INFO if training_args.should_log else logging.WARNING)
+    datasets.utils.logging.set_verbosity(logging.WARNING)
+    set_seed(training_args.seed)
+
+    with training_args.main_process_first(desc="loading the corpus"):
+        corpus = load_corpus(data_args)
+    train_dataset = corpus[data_args.train_split]
+    eval_dataset = corpus[data_args.eval_split] if data_args.eval_split else None
+    test_dataset = corpus[data_args.test_split] if data_args.test_split else None
+    entity_types = data_args.entity_types or entity_types_of(corpus.values())
+    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} entity types {entity_types}")
+
+    model = build_model(model_args)
+    trainer = KoGNERTrainer(
+        model=model, args=training_args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+        entity_types=entity_types, callbacks=model_card_callbacks(),
+    )  # fmt: skip
+
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("latest", "true"):
+        resume = True
+    train_result = trainer.train(resume_from_checkpoint=resume or None)
+    trainer.save_model()  # main process only: safetensors + config + tokenizer + code
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+
+    results = {"train": train_result.metrics}
+    for name, dataset in (("eval", eval_dataset), ("test", test_dataset)):
+        if dataset is None:
+            continue
+        metrics = trainer.evaluate(dataset, metric_key_prefix=name)
+        trainer.log_metrics(name, metrics)
+        trainer.save_metrics(name, metrics)
+        results[name] = metrics
+    trainer.save_state()
+    if trainer.is_world_process_zero():
+        scores = ", ".join(f"{k} span F1 {results[k][f'{k}_f1']:.4f}" for k in ("eval", "test") if k in results)
+        print(f"KoGNER (a={training_args.lang_loss_weight}, b={training_args.dist_loss_weight}) saved to "
+              f"{training_args.output_dir}: {scores or 'no evaluation split'}")  # fmt: skip
+    return results
+
+
+if __name__ == "__main__":
+    main()
