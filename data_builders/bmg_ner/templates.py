@@ -136,6 +136,7 @@ TEMPLATES: Dict[str, List[str]] = {
         "{h} is a known component of {t}.",
         "Loss of {h} disrupted {t} in knockout cells.",
         "Annotation places {h} within {t}.",
+        "Among the genes involved in {t}, {h} is one of the best characterised.",
         "Genetic screens implicated {h} in {t}.",
     ],
     "presents": [
