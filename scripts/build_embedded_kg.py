@@ -51,14 +51,14 @@ ALLOWED_METAEDGES = {
     "GpMF": "Gene Ontology (CC BY 4.0)",
     "PCiC": "DrugCentral (CC BY 4.0)",
 }
-# Disease–associates–Gene rows are kept only when every source is one of these (not DisGeNET/ODbL,
-# not DOAF which has no licence).
+# Disease–associates–Gene rows are kept only when one of these permissive sources asserts the association
+# (rows backed only by DisGeNET/ODbL and/or DOAF, which has no licence, are left out).
 DAG_ALLOWED_SOURCES = {"DISEASES", "GWAS Catalog"}
 
 
 def allowed_dag(kg_root: Path, entity_ids: set) -> pd.DataFrame:
     dag = pd.read_csv(kg_root / "hetionet" / "DaG-association.tsv", sep="\t", dtype=str, keep_default_na=False)
-    ok = dag["sources"].map(lambda s: bool(s) and set(s.split("|")) <= DAG_ALLOWED_SOURCES)
+    ok = dag["sources"].map(lambda s: bool(set(s.split("|")) & DAG_ALLOWED_SOURCES))
     dag = dag[ok]
     out = pd.DataFrame({
         "head": "Disease::" + dag["doid_id"],
@@ -100,9 +100,12 @@ def main(argv=None) -> None:
     chosen |= set(pcic["head"])
 
     # 2. genes most connected to the core
+    # (curated disease genes first, then links to the chosen drugs, then pathway memberships: a proxy for
+    # how well studied, i.e. how often written about, a gene is)
     gene_links = tri[(tri["htype"] != "Gene") & (tri["ttype"] == "Gene") & tri["head"].isin(chosen)]
-    gene_score = Counter(gene_links["tail"])
-    for g in dag["tail"]:  # curated disease genes first
+    gene_score = Counter({g: 10 * n for g, n in Counter(gene_links["tail"]).items()})
+    gene_score.update(Counter(tri.loc[tri["relation"] == "Gene-participates-Pathway", "head"]))
+    for g in dag["tail"]:
         gene_score[g] += 1000
     genes = top(gene_score, args.genes)
     chosen |= set(genes)
@@ -146,7 +149,7 @@ def main(argv=None) -> None:
         "relation_types": sub["relation"].value_counts().sort_index().to_dict(),
         "with_description": int((entities["description"] != "").sum()),
         "with_aliases": int(entities["aliases"].map(len).gt(0).sum()),
-        "metaedges": ALLOWED_METAEDGES | {"DaG": "DISEASES (CC BY 4.0), GWAS Catalog (EBI terms) rows only"},
+        "metaedges": ALLOWED_METAEDGES | {"DaG": "rows asserted by DISEASES (CC BY 4.0) or GWAS Catalog (EBI terms)"},
         "build": vars(args) | {"kg": "shared/data/kg", "out": "data_builders/embedded"},
     }
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")

@@ -32,5 +32,5 @@ def read_parquet_kg(folder: str | Path, source: str) -> KnowledgeGraph:
 
 
 def read_embedded() -> KnowledgeGraph:
-    """The embedded default KG: ~3.8k entities over 10 types and 14 relation types (Hetionet-derived)."""
+    """The embedded default KG: 3,811 entities over 10 types, 27,778 triples over 14 relation types (Hetionet-derived)."""
     return read_parquet_kg(EMBEDDED_DIR, source="embedded (Hetionet v1.0 subset; see data_builders/embedded/ATTRIBUTION.md)")
