@@ -9,7 +9,8 @@
     callback.card_data.add_eval_results(eval_json)        # optional: eval.py scores
     callback.write("kogner")                               # README.md + plots/
 
-What it records: the training arguments and the model's KoGNER configuration (at ``on_train_begin``),
+What it records: the training arguments, the model's KoGNER configuration and the teacher's ``meta.json``
+(when ``args.kg_embeddings`` names a teacher folder) at ``on_train_begin``,
 every training log with ``loss`` and, when the trainer logs them, ``lang_loss`` and ``dist_loss``
 (``train_lang_loss`` / ``train_dist_loss`` are accepted too), and every evaluation log (``eval_*``). At each checkpoint
 (``on_save``) and at the end of training it writes the card into the checkpoint / output folder, so a
@@ -18,6 +19,7 @@ checkpoint pushed to the Hub carries its card.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -61,6 +63,10 @@ class ModelCardCallback(TrainerCallback):
         self.card_data.set_training_args(args)
         if model is not None and hasattr(model, "config"):
             self.card_data.set_model(model)
+        kg_folder = getattr(args, "kg_embeddings", None)
+        if kg_folder and (Path(kg_folder) / "meta.json").is_file() and not self.card_data.kg:
+            meta = json.loads((Path(kg_folder) / "meta.json").read_text(encoding="utf-8"))
+            self.card_data.set_kg_meta(meta, source=Path(kg_folder).name)
         train_dataloader = kwargs.get("train_dataloader")
         dataset = getattr(train_dataloader, "dataset", None)
         if dataset is not None and hasattr(dataset, "__len__"):

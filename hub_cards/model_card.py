@@ -53,6 +53,9 @@ _ARGS_FIELDS = (
     "learning_rate", "lr_scheduler_type", "warmup_ratio", "warmup_steps", "weight_decay", "per_device_train_batch_size",
     "per_device_eval_batch_size", "gradient_accumulation_steps", "max_steps", "num_train_epochs", "optim", "seed",
     "fp16", "bf16", "max_grad_norm",
+    # KoGNERTrainingArguments
+    "lang_loss_weight", "dist_loss_weight", "head_learning_rate", "head_weight_decay", "kg_blocks",
+    "max_negative_types", "eval_threshold", "eval_flat_ner",
 )  # fmt: skip
 
 
@@ -123,6 +126,16 @@ class KoGNERModelCardData(CardData):
         values = {k: getattr(args, k) for k in _ARGS_FIELDS if hasattr(args, k)}
         values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}  # enums → str
         self.hyperparameters.update(to_plain(values))
+
+    def set_kg_meta(self, meta: Mapping[str, Any], source: Optional[str] = None, max_chars: int = 300) -> None:
+        """Summarise the teacher's ``meta.json`` (block widths, KG source, seed, metrics…) for the card."""
+        import json
+
+        facts: Dict[str, Any] = {"teacher embeddings": source} if source else {}
+        for key, value in to_plain(dict(meta), nan=float("nan")).items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            facts[key] = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+        self.kg = facts
 
     def add_eval_results(
         self,

@@ -101,6 +101,10 @@ def test_callback_records_hyperparameters_losses_and_writes_cards(tiny_kogner, t
 
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=3e-5, max_steps=4, per_device_train_batch_size=8,
                              warmup_steps=1, lr_scheduler_type="cosine", report_to=[])  # fmt: skip
+    kg_folder = tmp_path / "kg_embeddings"
+    kg_folder.mkdir()
+    (kg_folder / "meta.json").write_text(json.dumps({"block_dims": {"text": 384, "graph": 384, "transr": 58}, "seed": 0}))
+    args.kg_embeddings = str(kg_folder)  # as KoGNERTrainingArguments carries it
     state, control = TrainerState(), TrainerControl()
     callback = ModelCardCallback(KoGNERModelCardData(model_name="KoGNER tiny"))
     callback.on_train_begin(args, state, control, model=KoGNERModel.from_pretrained(tiny_kogner))
@@ -126,7 +130,9 @@ def test_callback_records_hyperparameters_losses_and_writes_cards(tiny_kogner, t
     assert card_data.eval_history == [{"step": 2, "epoch": 0.5, "eval_loss": 0.9, "eval_f1": 0.25, "eval_precision": 0.5,
                                        "eval_recall": 1 / 6}]  # fmt: skip
 
+    assert card_data.kg["block_dims"] == '{"text": 384, "graph": 384, "transr": 58}'
     checkpoint_card = ModelCard.load(tmp_path / "checkpoint-2" / "README.md")
+    assert '- **block_dims:** {"text": 384, "graph": 384, "transr": 58}' in checkpoint_card.text
     assert "| 2 | 0.5 | 1 | 0.75 | 0.25 | 0.9 | 0.25 |" in checkpoint_card.text
     final = ModelCard.load(tmp_path / "README.md")
     # without eval.py results the model-index holds the last trainer evaluation (validation split)
