@@ -29,7 +29,9 @@ from .utils import CITATION, detokenize, fmt_number, framework_versions, to_plai
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KoGNERModelCardData", "generate_model_card", "write_model_card", "MODEL_CARD_TEMPLATE"]
+__all__ = ["KoGNERModelCardData", "generate_model_card", "write_model_card", "CARD_DATA_NAME", "MODEL_CARD_TEMPLATE"]
+
+CARD_DATA_NAME = "model_card_data.json"  # the card's data beside README.md, so the card can be rebuilt later
 
 MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card_template.md"
 METADATA_KEYS = (
@@ -180,6 +182,33 @@ class KoGNERModelCardData(CardData):
                 chosen.append(words)
         self.widget = [{"text": detokenize(words)} for words in chosen]
 
+    def set_model_config(self, config: Mapping[str, Any]) -> None:
+        """Like :meth:`set_model` from a saved ``config.json`` dict (for folders whose card is built later)."""
+        self.model_config = to_plain({k: config[k] for k in _CONFIG_FIELDS if k in config})
+        if config.get("encoder_name_or_path") and self.base_model is None:
+            self.base_model = str(config["encoder_name_or_path"])
+
+    # ------------------------------------------------------------------ persistence
+    def to_json_file(self, path: Union[str, Path]) -> Path:
+        """Save every field as JSON (plain Python; non-finite numbers as null)."""
+        import json
+
+        path = Path(path)
+        data = {f.name: to_plain(getattr(self, f.name)) for f in fields(self)}
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json_file(cls, path: Union[str, Path]) -> "KoGNERModelCardData":
+        import json
+
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown model card fields {unknown}")
+        return cls(**data)
+
     # ------------------------------------------------------------------ views
     def eval_results_list(self) -> List[EvalResult]:
         """``model-index`` entries: eval.py results, or else the last trainer evaluation with span F1."""
@@ -286,7 +315,8 @@ def write_model_card(
     plots: bool = True,
     template_path: Union[str, Path, None] = None,
 ) -> Path:
-    """Write ``README.md`` (and, with ``plots``, ``plots/losses.png`` and ``plots/f1_per_dataset.png``)."""
+    """Write ``README.md`` (and, with ``plots``, ``plots/losses.png`` and ``plots/f1_per_dataset.png``) and
+    the card's data as ``model_card_data.json`` (so that ``hub_cards.publish`` can add eval results later)."""
     from .plots import save_card_plots
 
     save_directory = Path(save_directory)
@@ -295,4 +325,5 @@ def write_model_card(
         card_data.plots = save_card_plots(card_data, save_directory)
     path = save_directory / "README.md"
     generate_model_card(card_data, template_path).save(path)
+    card_data.to_json_file(save_directory / CARD_DATA_NAME)
     return path
