@@ -26,6 +26,7 @@ from typing import Dict, List, Sequence, Tuple
 from modeling_kogner.tokenization_kogner import words_of
 
 from .sampling import RelationPair
+from .sanity import find_entity
 
 __all__ = ["TemplateGenerator", "Template", "relation_family", "TEMPLATES", "HETIONET_RELATIONS"]
 
@@ -265,20 +266,15 @@ class TemplateGenerator:
     def answer(self, pair: RelationPair) -> Tuple[str, str]:
         """``(answer_json, source)`` for a pair; the answer holds the Figure 2 ``ner`` triples."""
         text, template = self.sentence(pair)
-        ner = []
+        words = words_of(text)
+        ner, taken = [], None
         for entity in (pair.head, pair.tail):
-            span = _find(words_of(text), words_of(entity.name))
+            span = find_entity(words, entity, taken)
             if span is not None:
                 ner.append([span[0], span[1], entity.type])
+                taken = span
         return json.dumps({"tokenized_text": text, "ner": ner}), f"bmg-ner:template:{template.template_id}"
 
     def answers(self, pairs: Sequence[RelationPair]) -> List[Tuple[str, str]]:
         return [self.answer(p) for p in pairs]
 
-
-def _find(words: List[str], needle: List[str]):
-    n = len(needle)
-    for i in range(len(words) - n + 1):
-        if words[i : i + n] == needle:
-            return i, i + n - 1
-    return None
