@@ -67,14 +67,18 @@ def test_sampling_rate_floor_report_and_determinism():
 
 def test_sampling_counts_every_skipped_triple():
     kg = tiny_kg()
-    entities = pd.concat([kg.entities, pd.DataFrame([{"id": "X::1", "type": "Gene", "name": "nan", "aliases": [], "description": ""}])])
+    entities = pd.concat([kg.entities, pd.DataFrame([
+        {"id": "X::1", "type": "Gene", "name": "nan", "aliases": [], "description": ""},
+        {"id": "Gene::TP53", "type": "Gene", "name": "duplicate id", "aliases": [], "description": ""},
+    ])])
     extra = pd.DataFrame([
         ["X::1", "Gene-interacts-Gene", "Gene::TP53"],  # entity without a usable name
         ["Gene::TP53", "Gene-interacts-Gene", "Gene::NOPE"],  # unknown endpoint
         kg.triples.iloc[0].tolist(),  # duplicate
     ], columns=["head", "relation", "tail"])
     _, report = sample_pairs(KnowledgeGraph(entities, pd.concat([kg.triples, extra])), 1e-4, 10)
-    assert report.skipped == Counter({"entity without a usable name": 1, "unknown endpoint id": 1, "duplicate triple": 1})
+    assert report.skipped == Counter({"entity without a usable name": 1, "unknown endpoint id": 1, "duplicate triple": 1,
+                                      "duplicate entity id (first row kept)": 1})
 
 
 def test_sampling_splits_are_entity_disjoint():

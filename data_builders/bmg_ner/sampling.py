@@ -177,33 +177,35 @@ def sample_pairs(
     entity_split_fractions = _check_fractions("entity_split_fractions", entity_split_fractions)
 
     report = SamplingReport(triples=len(kg.triples))
-    ents = kg.entities
-    names = [first_name(n, a) for n, a in zip(ents["name"], ents["aliases"])]
-    table = pd.DataFrame({"id": ents["id"].astype(str).values, "name": names, "type": ents["type"].astype(str).values})
-    table = table.drop_duplicates("id").set_index("id")
-    named = table["name"].notna()
-    keys = table["name"].where(named, "").map(name_key)
-    table["split"] = [split_of_name(k, seed, entity_split_fractions) if k else None for k in keys]
-    table["key"] = keys
-    report.entities_per_split = {s: int((table.loc[named, "split"] == s).sum()) for s in SPLITS}
+    ents = kg.entities.drop_duplicates("id")
+    if len(ents) < len(kg.entities):
+        report.skipped["duplicate entity id (first row kept)"] += len(kg.entities) - len(ents)
+    ids = pd.Index(ents["id"].astype(str).values)
+    names = np.array([first_name(n, a) for n, a in zip(ents["name"], ents["aliases"])], dtype=object)
+    types = ents["type"].astype(str).values
+    keys = np.array([name_key(n) if n else "" for n in names], dtype=object)
+    split_codes = np.array([SPLITS.index(split_of_name(k, seed, entity_split_fractions)) if k else -1 for k in keys])
+    report.entities_per_split = {s: int((split_codes == i).sum()) for i, s in enumerate(SPLITS)}
 
     triples = kg.triples[["head", "relation", "tail"]].astype(str)
-    duplicated = triples.duplicated()
+    duplicated = triples.duplicated().values
     report.skipped["duplicate triple"] += int(duplicated.sum())
     triples = triples[~duplicated]
-    known = triples["head"].isin(table.index) & triples["tail"].isin(table.index)
+    h_row, t_row = ids.get_indexer(triples["head"]), ids.get_indexer(triples["tail"])
+    known = (h_row >= 0) & (t_row >= 0)
     report.skipped["unknown endpoint id"] += int((~known).sum())
-    triples = triples[known]
-    head, tail = table.loc[triples["head"].values], table.loc[triples["tail"].values]
-    has_names = head["name"].notna().values & tail["name"].notna().values
-    report.skipped["entity without a usable name"] += int((~has_names).sum())
-    same = has_names & (head["key"].values == tail["key"].values)
+    has_names = known & (split_codes[h_row] >= 0) & (split_codes[t_row] >= 0)
+    report.skipped["entity without a usable name"] += int((known & ~has_names).sum())
+    same = has_names & (keys[h_row] == keys[t_row])
     report.skipped["same name at both ends"] += int(same.sum())
     keep = has_names & ~same
-    triples, head, tail = triples[keep], head[keep], tail[keep]
-    split_col = np.where(head["split"].values == tail["split"].values, head["split"].values, "cross-split")
-    triples = triples.assign(split=split_col)
+    triples = triples.assign(h_row=h_row, t_row=t_row)[keep]
+    h_split, t_split = split_codes[triples["h_row"].values], split_codes[triples["t_row"].values]
+    triples = triples.assign(split=np.where(h_split == t_split, h_split, -1))
     report.skipped = Counter({k: v for k, v in report.skipped.items() if v})
+
+    def ref(row: int) -> EntityRef:
+        return EntityRef(ids[row], names[row], types[row])
 
     pairs: List[RelationPair] = []
     for relation, group in triples.groupby("relation", sort=True):
@@ -212,27 +214,19 @@ def sample_pairs(
         if max_per_relation is not None:
             target = min(target, max_per_relation)
         rng = np.random.default_rng([seed, zlib.crc32(relation.encode("utf-8"))])
-        stats: Dict[str, int] = {"triples": n_rel, "cross_split": int((group["split"] == "cross-split").sum())}
-        quotas = _quotas(target, split_fractions)
-        for split, quota in zip(SPLITS, quotas):
-            pool = group[group["split"] == split]
+        stats: Dict[str, int] = {"triples": n_rel, "cross_split": int((group["split"] == -1).sum())}
+        for code, (split, quota) in enumerate(zip(SPLITS, _quotas(target, split_fractions))):
+            pool = group[group["split"].values == code]
             take = min(quota, len(pool))
             stats[f"{split}_eligible"] = len(pool)
             stats[f"{split}_sampled"] = take
             if take < quota:
                 stats[f"{split}_shortfall"] = quota - take
             chosen = pool.iloc[np.sort(rng.choice(len(pool), size=take, replace=False))] if take else pool.iloc[:0]
-            for h, t in zip(chosen["head"], chosen["tail"]):
-                hr, tr = table.loc[h], table.loc[t]
-                pairs.append(
-                    RelationPair(
-                        pair_id=hashlib.sha1(f"{h}\x00{relation}\x00{t}".encode("utf-8")).hexdigest()[:16],
-                        relation=relation,
-                        head=EntityRef(h, hr["name"], hr["type"]),
-                        tail=EntityRef(t, tr["name"], tr["type"]),
-                        split=split,
-                    )
-                )
+            for h, t in zip(chosen["h_row"].values, chosen["t_row"].values):
+                head, tail = ref(h), ref(t)
+                pair_id = hashlib.sha1(f"{head.id}\x00{relation}\x00{tail.id}".encode("utf-8")).hexdigest()[:16]
+                pairs.append(RelationPair(pair_id, relation, head, tail, split))
         report.per_relation[relation] = stats
     return pairs, report
 
