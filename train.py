@@ -134,6 +134,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         trainer.save_metrics(name, metrics)
         results[name] = metrics
     trainer.save_state()
+    print(f"[process {training_args.process_index}/{training_args.world_size}] finished at step {trainer.state.global_step}",
+          flush=True)  # fmt: skip
     if trainer.is_world_process_zero():
         scores = ", ".join(f"{k} span F1 {results[k][f'{k}_f1']:.4f}" for k in ("eval", "test") if k in results)
         print(f"KoGNER (a={training_args.lang_loss_weight}, b={training_args.dist_loss_weight}) saved to "

@@ -7,9 +7,11 @@ onto ``model.config`` before training (so they are saved with the model), never 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+import torch
 from transformers import TrainingArguments
 
 __all__ = ["KoGNERModelArguments", "KoGNERDataArguments", "KoGNERTrainingArguments", "default_encoder_path"]
@@ -133,6 +135,9 @@ class KoGNERTrainingArguments(TrainingArguments):
     eval_flat_ner: bool = field(default=True, metadata={"help": "Flat (non-overlapping) decoding when evaluating."})
 
     def __post_init__(self):
+        if not self.use_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available():
+            # `accelerate launch --multi_gpu` on a machine without GPUs: DDP over CPU processes (gloo).
+            self.use_cpu = True
         super().__post_init__()
         if self.remove_unused_columns:
             raise ValueError(
