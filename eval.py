@@ -43,6 +43,7 @@ __all__ = [
     "evaluate_model",
     "filter_by_threshold",
     "load_benchmark",
+    "paper_reference",
     "parse_label_map",
     "predict_spans",
     "results_to_markdown",
@@ -50,6 +51,16 @@ __all__ = [
     "main",
 ]
 
+# Table 2 of the KoGNER paper (F1 × 100), shown beside our scores with --compare-paper; never used as a result.
+PAPER_TABLE_2: Dict[str, Dict[str, float]] = {
+    "bmg": {"KoGNER": 51.6, "GLiNER (ft)": 42.8},
+    "genia": {"KoGNER": 32.8, "GLiNER (ft)": 31.1},
+    "ncbi": {"KoGNER": 32.6, "GLiNER (ft)": 44.1},
+    "bc5cdr": {"KoGNER": 43.2, "GLiNER (ft)": 55.8},
+    "bc4chemd": {"KoGNER": 33.0, "GLiNER (ft)": 39.3},
+    "bc2gm": {"KoGNER": 31.2, "GLiNER (ft)": 29.8},
+}
+_PAPER_ALIASES = {"bmgner": "bmg", "ncbidisease": "ncbi", "jnlpba": "genia"}
 DEFAULT_THRESHOLD_GRID: Tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(2, 19))  # 0.10 … 0.90
 METRIC_NAME = "strict entity-level micro F1 (exact span and label)"
 WordSpans = List[Tuple[int, int, str, float]]
@@ -315,15 +326,28 @@ def run_evaluation(
     }
 
 
-def results_to_markdown(results: Mapping[str, Any], digits: int = 1) -> str:
-    """Table 2 layout: F1 × 100, rows = datasets, columns = models; then P/R/F1 and thresholds."""
+def paper_reference(dataset_name: str) -> Optional[Dict[str, float]]:
+    """The paper's Table 2 row for a dataset name like ``ncbi``, ``NCBI-disease`` or ``bc5cdr`` (else None)."""
+    key = "".join(ch for ch in dataset_name.lower() if ch.isalnum())
+    return PAPER_TABLE_2.get(_PAPER_ALIASES.get(key, key))
+
+
+def results_to_markdown(results: Mapping[str, Any], digits: int = 1, compare_paper: bool = False) -> str:
+    """Table 2 layout: F1 × 100, rows = datasets, columns = models; then P/R/F1 and thresholds.
+
+    With ``compare_paper`` the paper's KoGNER and GLiNER (ft) columns are appended (marked "paper")."""
     models = list(results["models"])
     datasets_ = list(results["datasets"])
     cell = lambda v: f"{100 * v:.{digits}f}"  # noqa: E731
-    lines = ["| Dataset | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    paper_columns = ["KoGNER", "GLiNER (ft)"] if compare_paper else []
+    header = models + [f"{c} (paper)" for c in paper_columns]
+    lines = ["| Dataset | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for d in datasets_:
-        lines.append(f"| {d} | " + " | ".join(cell(results["results"][d][m]["f1"]) for m in models) + " |")
-    lines += ["", f"{METRIC_NAME}, × 100.", "", "| Dataset | Model | Precision | Recall | F1 | Threshold | Gold entities |",
+        row = [cell(results["results"][d][m]["f1"]) for m in models]
+        reference = paper_reference(d) or {}
+        row += [f"{reference[c]:.1f}" if c in reference else "—" for c in paper_columns]
+        lines.append(f"| {d} | " + " | ".join(row) + " |")
+    lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | Gold entities |",
               "|---|---|---|---|---|---|---|"]
     for d in datasets_:
         for m in models:
@@ -373,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
+    parser.add_argument("--compare-paper", action="store_true",
+                        help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
 
 
@@ -413,7 +439,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = results_to_markdown(results)
+    table = results_to_markdown(results, compare_paper=args.compare_paper)
     (out / "eval_results.md").write_text(table)
     print(table)
     print(f"wrote {out / 'eval_results.json'} and {out / 'eval_results.md'}", file=sys.stderr)

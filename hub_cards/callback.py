@@ -10,7 +10,8 @@
     callback.write("kogner")                               # README.md + plots/
 
 What it records: the training arguments, the model's KoGNER configuration and the teacher's ``meta.json``
-(when ``args.kg_embeddings`` names a teacher folder) at ``on_train_begin``,
+(when ``args.kg_embeddings`` names a teacher folder) at ``on_train_begin``; widget sentences from the
+evaluation set at the first evaluation (unless given);
 every training log with ``loss`` and, when the trainer logs them, ``lang_loss`` and ``dist_loss``
 (``train_lang_loss`` / ``train_dist_loss`` are accepted too), and every evaluation log (``eval_*``). At each checkpoint
 (``on_save``) and at the end of training it writes the card into the checkpoint / output folder, so a
@@ -44,6 +45,10 @@ def _number(value: Any) -> Optional[float]:
     return value if math.isfinite(value) else float("nan")
 
 
+def _is_corpus(dataset) -> bool:
+    return dataset is not None and {"tokenized_text", "ner"} <= set(getattr(dataset, "column_names", None) or ())
+
+
 class ModelCardCallback(TrainerCallback):
     """Records hyperparameters, loss curves (total/lang/dist) and evaluations into ``card_data``.
 
@@ -67,12 +72,20 @@ class ModelCardCallback(TrainerCallback):
         if kg_folder and (Path(kg_folder) / "meta.json").is_file() and not self.card_data.kg:
             meta = json.loads((Path(kg_folder) / "meta.json").read_text(encoding="utf-8"))
             self.card_data.set_kg_meta(meta, source=Path(kg_folder).name)
+        eval_dataset = getattr(kwargs.get("eval_dataloader"), "dataset", None)
+        if not self.card_data.widget and _is_corpus(eval_dataset):
+            self.card_data.set_widget_examples(eval_dataset)
         train_dataloader = kwargs.get("train_dataloader")
         dataset = getattr(train_dataloader, "dataset", None)
         if dataset is not None and hasattr(dataset, "__len__"):
             self.card_data.train_data.setdefault("sizes", {})["train"] = len(dataset)
             if not self.card_data.labels and hasattr(dataset, "column_names") and "ner" in dataset.column_names:
                 self.card_data.labels = sorted({s["label"] for spans in dataset["ner"] for s in spans})
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        eval_dataset = getattr(kwargs.get("eval_dataloader"), "dataset", None)
+        if not self.card_data.widget and _is_corpus(eval_dataset):
+            self.card_data.set_widget_examples(eval_dataset)
 
     def on_log(self, args, state, control, logs: Optional[Dict[str, Any]] = None, **kwargs):
         if not logs:

@@ -108,6 +108,11 @@ def test_markdown_table_layout():
     assert lines[2] == "| ncbi | 100.0 | 0.0 |"
     assert lines[3] == "| bmg | 0.0 | 0.0 |"
     json.dumps(results)  # plain Python only
+    with_paper = kogner_eval.results_to_markdown(results, compare_paper=True).splitlines()
+    assert with_paper[0] == "| Dataset | kogner | empty | KoGNER (paper) | GLiNER (ft) (paper) |"
+    assert with_paper[2] == "| ncbi | 100.0 | 0.0 | 32.6 | 44.1 |" and with_paper[3] == "| bmg | 0.0 | 0.0 | 51.6 | 42.8 |"
+    assert kogner_eval.paper_reference("NCBI-disease") == {"KoGNER": 32.6, "GLiNER (ft)": 44.1}
+    assert kogner_eval.paper_reference("my-corpus") is None
 
 
 def test_cli_errors_are_clear(capsys):

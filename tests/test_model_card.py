@@ -113,6 +113,12 @@ def test_callback_records_hyperparameters_losses_and_writes_cards(tiny_kogner, t
         callback.on_log(args, state, control, logs={"loss": 2.0 / step, "lang_loss": 1.5 / step, "dist_loss": 0.5 / step,
                                                     "learning_rate": 3e-5, "epoch": step / 4})  # fmt: skip
         if step == 2:
+            from types import SimpleNamespace
+
+            from datasets import load_dataset
+
+            eval_split = load_dataset(str(FIXTURES / "bmg_small"), split="validation")
+            callback.on_evaluate(args, state, control, metrics={}, eval_dataloader=SimpleNamespace(dataset=eval_split))
             callback.on_log(args, state, control, logs={"eval_loss": 0.9, "eval_f1": 0.25, "eval_precision": 0.5,
                                                         "eval_recall": 1 / 6, "epoch": 0.5})  # fmt: skip
             (tmp_path / "checkpoint-2").mkdir()
@@ -130,6 +136,7 @@ def test_callback_records_hyperparameters_losses_and_writes_cards(tiny_kogner, t
     assert card_data.eval_history == [{"step": 2, "epoch": 0.5, "eval_loss": 0.9, "eval_f1": 0.25, "eval_precision": 0.5,
                                        "eval_recall": 1 / 6}]  # fmt: skip
 
+    assert card_data.widget == [{"text": "Imatinib inhibits the ABL1 kinase."}]  # from the evaluation set
     assert card_data.kg["block_dims"] == '{"text": 384, "graph": 384, "transr": 58}'
     checkpoint_card = ModelCard.load(tmp_path / "checkpoint-2" / "README.md")
     assert '- **block_dims:** {"text": 384, "graph": 384, "transr": 58}' in checkpoint_card.text
