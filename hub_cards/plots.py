@@ -40,6 +40,9 @@ def plot_losses(
     points = [(e["step"], e["eval_loss"]) for e in eval_history if e.get("eval_loss") is not None]
     if points:
         ax.plot(*zip(*points), "o--", label="eval_loss", linewidth=1.0, markersize=3)
+    values = [y for line in ax.get_lines() for y in line.get_ydata() if y == y and y > 0]
+    if values and max(values) / min(values) > 100:  # summed BCE and MSE can differ by orders of magnitude
+        ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("KoGNER training losses")
