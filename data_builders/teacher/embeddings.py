@@ -56,22 +56,25 @@ class KGEmbeddings:
     def load(cls, folder: str | Path, blocks: Optional[Sequence[str]] = BLOCKS) -> "KGEmbeddings":
         """Load a teacher folder and keep ``blocks`` (any of ``"text"``, ``"graph"``, ``"transr"``, in the
         order given; ``None`` = every block the folder has, in canonical order)."""
-        from safetensors.torch import load_file
+        from safetensors import safe_open
 
         folder = Path(folder)
         weights = folder / WEIGHTS_NAME
         if not weights.is_file():
             raise FileNotFoundError(f"{weights} not found; build it with `python -m data_builders.kg_teacher --out {folder}`")
-        tensors = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as fh:
+            available = set(fh.keys())
         if blocks is None:
-            blocks = tuple(b for b in BLOCKS if b in tensors)
+            blocks = tuple(b for b in BLOCKS if b in available)
         blocks = (blocks,) if isinstance(blocks, str) else tuple(blocks)
         unknown = [b for b in blocks if b not in BLOCKS]
         if unknown or not blocks:
             raise ValueError(f"unknown KG embedding blocks {unknown or blocks}; choose from {BLOCKS}")
-        missing = [b for b in blocks if b not in tensors]
+        missing = [b for b in blocks if b not in available]
         if missing:
-            raise KeyError(f"{weights} has no block(s) {missing} (has {sorted(tensors)})")
+            raise KeyError(f"{weights} has no block(s) {missing} (has {sorted(available)})")
+        with safe_open(str(weights), framework="pt") as fh:  # reads only the chosen blocks
+            tensors = {b: fh.get_tensor(b) for b in blocks}
         entities = pd.read_parquet(folder / ENTITIES_NAME)
         entities = entities.sort_values("row").reset_index(drop=True) if "row" in entities else entities
         meta_path = folder / META_NAME

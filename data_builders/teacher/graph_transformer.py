@@ -82,7 +82,7 @@ def build_graph(features: np.ndarray, heads: np.ndarray, tails: np.ndarray, rela
     edge_index = torch.stack([torch.cat([h, t]), torch.cat([t, h])])  # row = source, col = target
     edge_type = torch.cat([r, r + num_relations])
     return Data(x=torch.as_tensor(features, dtype=torch.float32), edge_index=edge_index, edge_attr=edge_type,
-                y=torch.as_tensor(labels, dtype=torch.long), num_nodes=len(features))
+                y=torch.tensor(np.asarray(labels), dtype=torch.long), num_nodes=len(features))
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, valid_fraction: float, seed: int):
