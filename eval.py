@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -257,8 +258,8 @@ def evaluate_model(
 
     With ``dev_dataset`` the threshold is chosen on it (:func:`choose_threshold`) and ``threshold``
     only breaks ties. The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
-    ``threshold_source`` (``"fixed"`` or ``"dev"``), ``dev_f1_by_threshold``, ``labels`` and
-    ``flat_ner``; with ``return_predictions`` also ``predictions`` (per example
+    ``threshold_source`` (``"fixed"`` or ``"dev"``), ``dev_f1_by_threshold``, ``labels``, ``flat_ner``,
+    ``predict_seconds`` and ``sentences_per_second`` (test split only); with ``return_predictions`` also ``predictions`` (per example
     ``[(start, end, label, score)]``).
     """
     if not 0.0 <= threshold < 1.0:
@@ -272,7 +273,9 @@ def evaluate_model(
             model, dev_dataset, labels, threshold_grid, flat_ner, multi_label, batch_size, prefer=threshold,
             desc=f"{desc} (dev)" if desc else "dev",
         )
+    started = time.perf_counter()
     predictions = predict_spans(model, dataset, labels, threshold, flat_ner, multi_label, batch_size, desc)
+    seconds = time.perf_counter() - started
     scores = compute_span_f1(predictions, dataset["ner"])
     scores.update(
         threshold=float(threshold),
@@ -280,6 +283,8 @@ def evaluate_model(
         dev_f1_by_threshold=dev_scores,
         labels=labels,
         flat_ner=bool(flat_ner),
+        predict_seconds=round(seconds, 3),
+        sentences_per_second=round(len(predictions) / seconds, 2) if seconds > 0 else None,
     )
     if return_predictions:
         scores["predictions"] = predictions

@@ -157,7 +157,8 @@ class KoGNERModelCardData(CardData):
             raise ValueError(f"model {model!r} is not in the results (models: {models})")
         for dataset, per_model in results["results"].items():
             scores = dict(per_model[model])
-            scores.pop("predictions", None)
+            for transient in ("predictions", "predict_seconds", "sentences_per_second"):
+                scores.pop(transient, None)  # machine-dependent or bulky: not card material
             self.eval_results[dataset] = to_plain(scores)
             self.eval_datasets[dataset] = to_plain(dict(results.get("datasets", {}).get(dataset, {})))
         self.eval_metric = results.get("metric", self.eval_metric)

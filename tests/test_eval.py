@@ -173,6 +173,7 @@ def test_cli_end_to_end_writes_json_and_table(tiny_kogner, tmp_path, capsys):
     preds = model.predict_word_spans(data["tokenized_text"], ["disease", "chemical"], threshold=ncbi["threshold"])
     expected = compute_span_f1(preds, data["ner"])
     assert {k: ncbi[k] for k in expected} == expected
+    assert ncbi["predict_seconds"] > 0 and ncbi["sentences_per_second"] > 0
     table = (out / "eval_results.md").read_text()
     assert table.splitlines()[0] == f"| Dataset | tiny | {Path(tiny_kogner).name} |"
     assert f"| ncbi | {100 * ncbi['f1']:.1f} |" in table
