@@ -244,7 +244,11 @@ def stage_dataset(folder: Union[str, Path], out_dir: Union[str, Path], repo_id: 
         if (folder / name).is_file():
             shutil.copy2(folder / name, out_dir / name)
     staged = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
-    return StagedFolder(out_dir, staged, [])
+    source = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    left_out = [f for f in source if f not in staged and not f.startswith("data/")]  # data/ is re-encoded above
+    if left_out:
+        logger.warning("not uploaded from %s: %s", folder, ", ".join(left_out[:20]) + (" …" if len(left_out) > 20 else ""))
+    return StagedFolder(out_dir, staged, left_out)
 
 
 def _write_dataset_card(folder: Path, out_dir: Path, repo_id, license, card_cls, build) -> None:

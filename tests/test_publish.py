@@ -80,6 +80,7 @@ def test_dataset_dry_run_folder_contents(tmp_path):
         "README.md", "summary.json", "rejects.jsonl",
         *(f"data/{split}-00000-of-00001.parquet" for split in ("train", "validation", "test")),
     }  # fmt: skip
+    assert {"work/pairs.jsonl", "work/train.jsonl"} <= set(staged.left_out)  # intermediate files, listed
     reloaded = load_dataset(str(staged.path))  # the card's configs map the parquet files
     assert {s: len(reloaded[s]) for s in reloaded} == summary["sentences"]
     assert reloaded["test"][0] == load_dataset(str(corpus), split="test")[0]
