@@ -20,6 +20,7 @@ checkpoint pushed to the Hub carries its card.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -55,12 +56,19 @@ class ModelCardCallback(TrainerCallback):
     Args:
         card_data: the card to fill (a new :class:`KoGNERModelCardData` when omitted).
         write_on_save: also write ``README.md`` (and plots) into every checkpoint folder.
-        plots: draw the PNG plots when writing (needs matplotlib).
+        plots: draw the PNG plots when writing; ``None`` (default) draws them when matplotlib is installed
+            and otherwise warns once and writes the card without them, so training never fails on a plot.
     """
 
-    def __init__(self, card_data: Optional[KoGNERModelCardData] = None, write_on_save: bool = True, plots: bool = True):
+    def __init__(
+        self, card_data: Optional[KoGNERModelCardData] = None, write_on_save: bool = True, plots: Optional[bool] = None
+    ):
         self.card_data = card_data if card_data is not None else KoGNERModelCardData()
         self.write_on_save = write_on_save
+        if plots is None:
+            plots = importlib.util.find_spec("matplotlib") is not None
+            if not plots:
+                logger.warning("matplotlib is not installed: the model card will have no loss/F1 plots")
         self.plots = plots
 
     # ------------------------------------------------------------------ trainer events
