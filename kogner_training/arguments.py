@@ -101,7 +101,8 @@ class KoGNERTrainingArguments(TrainingArguments):
             (``learning_rate`` is the encoder's, 1e-5 by default).
         head_weight_decay (`float`, *optional*): weight decay of the heads (default: ``weight_decay``).
         kg_embeddings (`str`, *optional*): teacher folder (``kg_embeddings.safetensors`` + ``entities.parquet`` +
-            ``meta.json``) whose rows ``H`` are the distillation targets. Required when ``dist_loss_weight > 0``.
+            ``meta.json``) whose rows ``H`` are the distillation targets. Needed when ``dist_loss_weight > 0``
+            unless a loaded ``KGEmbeddings`` is given to the trainer.
         kg_blocks (`List[str]`): which blocks of ``H = [Z, Z', Z'']`` to use.
         max_negative_types (`int`, defaults to 25): per example, up to this many entity types that do not occur in
             it are sampled from the type pool as negatives (the number is drawn uniformly from 0..max, GLiNER style).
@@ -149,11 +150,6 @@ class KoGNERTrainingArguments(TrainingArguments):
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
         if self.lang_loss_weight == 0 and self.dist_loss_weight == 0:
             raise ValueError("--lang_loss_weight and --dist_loss_weight are both 0: nothing would be trained")
-        if self.dist_loss_weight > 0 and not self.kg_embeddings:
-            raise ValueError(
-                f"--dist_loss_weight {self.dist_loss_weight} needs the teacher's embeddings: pass --kg_embeddings FOLDER "
-                "(built by `python -m data_builders.kg_teacher`), or --dist_loss_weight 0 for the GLiNER(ft) baseline"
-            )
         if not self.kg_blocks:
             raise ValueError("--kg_blocks must name at least one block of H (text, graph, transr)")
         if self.max_negative_types < 0:

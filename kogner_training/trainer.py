@@ -178,6 +178,12 @@ class KoGNERTrainer(Trainer):
             return None
         if kg_embeddings is None and collator is not None:
             kg_embeddings = collator.kg_embeddings
+        if kg_embeddings is None and not args.kg_embeddings:
+            raise ValueError(
+                f"dist_loss_weight={args.dist_loss_weight} needs the teacher's embeddings: pass --kg_embeddings FOLDER "
+                "(built by `python -m data_builders.kg_teacher`) or a loaded KGEmbeddings, or --dist_loss_weight 0 "
+                "for the GLiNER(ft) baseline"
+            )
         if kg_embeddings is None:
             from data_builders.kg_teacher import KGEmbeddings
 

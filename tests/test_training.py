@@ -82,7 +82,7 @@ def _args(tmp_path, **kwargs):
     defaults = dict(
         output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=4, warmup_steps=0,
         learning_rate=1e-3, head_learning_rate=1e-3, logging_steps=1, save_strategy="no", report_to=[],
-        use_cpu=True, disable_tqdm=True, kg_embeddings="unused-when-kg-object-given", seed=0,
+        use_cpu=True, disable_tqdm=True, seed=0,
     )  # fmt: skip
     defaults.update(kwargs)
     return KoGNERTrainingArguments(**defaults)
@@ -174,7 +174,7 @@ def _encoder_grads(model, batch, b):
 
 
 def test_distillation_term_is_zero_at_b0_and_moves_the_encoder_at_b_positive(model, kg, corpus, tmp_path):
-    trainer = KoGNERTrainer(model=model, args=_args(tmp_path, dist_loss_weight=0.0, kg_embeddings=None), train_dataset=corpus)
+    trainer = KoGNERTrainer(model=model, args=_args(tmp_path, dist_loss_weight=0.0), train_dataset=corpus)
     assert trainer.data_collator.kg_embeddings is None  # the baseline needs no teacher
     assert not any(p.requires_grad for p in model.kg_span_head.parameters())
     batch = trainer.data_collator(EXAMPLES)
@@ -250,8 +250,8 @@ def test_missing_columns_error_says_what_to_do(model, kg, corpus, tmp_path):
         KoGNERTrainer(model=model, args=_args(tmp_path), train_dataset=corpus.remove_columns("kge"), kg_embeddings=kg)
     with pytest.raises(ValueError, match="remove_unused_columns must be False"):
         _args(tmp_path, remove_unused_columns=True)
-    with pytest.raises(ValueError, match="--kg_embeddings"):
-        _args(tmp_path, kg_embeddings=None)
+    with pytest.raises(ValueError, match="--kg_embeddings FOLDER"):
+        KoGNERTrainer(model=model, args=_args(tmp_path), train_dataset=corpus)
 
 
 # ---------------------------------------------------------------------------------------------- resume
