@@ -101,3 +101,21 @@ def test_accelerate_launch_two_processes(corpus_dir, kg_dir, tiny_bert_path, tmp
     assert log.count("saved to") == 1  # the summary (and the save) happen on the main process only
     assert KoGNERModel.from_pretrained(output_dir).config.kg_embedding_dim == 28
     assert len(list(output_dir.glob("*.safetensors"))) == 1
+
+
+def test_train_from_a_gliner_checkpoint_as_the_baseline(corpus_dir, kg_dir, tiny_bert_path, tmp_path):
+    """`--gliner_checkpoint` + `--dist_loss_weight 0`: GLiNER(ft), no teacher needed."""
+    import train
+
+    source = KoGNERModel.from_encoder(tiny_bert_path, hidden_size=32, max_span_width=4)
+    gliner_dir = source.to_gliner(tmp_path / "gliner")
+    options = _options(corpus_dir, kg_dir, tiny_bert_path, tmp_path / "ft", max_steps=1, use_cpu=True,
+                       dist_loss_weight=0.0, gliner_checkpoint=gliner_dir, eval_split="", test_split="", warmup_steps=0)  # fmt: skip
+    for key in ("kg_embeddings", "encoder_name_or_path"):
+        options.pop(key)
+    results = train.main([item for key, value in options.items() for item in (f"--{key}", str(value))])
+    assert set(results) == {"train"}
+    model = KoGNERModel.from_pretrained(tmp_path / "ft")
+    assert model.config.dist_loss_weight == 0.0 and model.config.kg_embedding_dim == 0  # no teacher was fitted
+    moved = model.state_dict()["span_rep.project_start.0.weight"]
+    assert not torch.equal(moved, source.state_dict()["span_rep.project_start.0.weight"])  # it trained from the import
