@@ -44,6 +44,7 @@ __all__ = [
     "evaluate_model",
     "filter_by_threshold",
     "load_benchmark",
+    "merge_results",
     "paper_reference",
     "parse_label_map",
     "predict_spans",
@@ -331,6 +332,31 @@ def run_evaluation(
     }
 
 
+def merge_results(parts: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """One results dict from several ``eval.py`` JSONs (e.g. one run per model, on different machines).
+
+    A dataset evaluated in several parts must have been read the same way (path, labels, size, decoding);
+    a model may appear in one part only. ``settings`` is kept per model."""
+    merged: Dict[str, Any] = {"metric": METRIC_NAME, "models": {}, "datasets": {}, "settings": {}, "results": {}}
+    same = ("path", "labels", "num_examples", "num_entities", "flat_ner")
+    for k, part in enumerate(parts):
+        missing = [key for key in ("models", "datasets", "results") if key not in part]
+        if missing:
+            raise ValueError(f"results #{k + 1} is not an eval.py JSON (no {missing})")
+        for name in part["models"]:
+            if name in merged["models"]:
+                raise ValueError(f"model {name!r} appears in two results files; rename one with --model NAME=PATH")
+            merged["models"][name] = part["models"][name]
+            merged["settings"][name] = part.get("settings")
+        for dataset, described in part["datasets"].items():
+            known = merged["datasets"].setdefault(dataset, described)
+            differ = [key for key in same if known.get(key) != described.get(key)]
+            if differ:
+                raise ValueError(f"dataset {dataset!r} was evaluated differently in results #{k + 1} ({differ} differ)")
+            merged["results"].setdefault(dataset, {}).update(part["results"][dataset])
+    return merged
+
+
 def paper_reference(dataset_name: str) -> Optional[Dict[str, float]]:
     """The paper's Table 2 row for a dataset name like ``ncbi``, ``NCBI-disease`` or ``bc5cdr`` (else None)."""
     key = "".join(ch for ch in dataset_name.lower() if ch.isalnum())
@@ -348,14 +374,14 @@ def results_to_markdown(results: Mapping[str, Any], digits: int = 1, compare_pap
     header = models + [f"{c} (paper)" for c in paper_columns]
     lines = ["| Dataset | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for d in datasets_:
-        row = [cell(results["results"][d][m]["f1"]) for m in models]
+        row = [cell(results["results"][d][m]["f1"]) if m in results["results"][d] else "—" for m in models]
         reference = paper_reference(d) or {}
         row += [f"{reference[c]:.1f}" if c in reference else "—" for c in paper_columns]
         lines.append(f"| {d} | " + " | ".join(row) + " |")
     lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | Gold entities |",
               "|---|---|---|---|---|---|---|"]
     for d in datasets_:
-        for m in models:
+        for m in (m for m in models if m in results["results"][d]):
             s = results["results"][d][m]
             source = " (dev)" if s["threshold_source"] == "dev" else ""
             lines.append(
@@ -385,9 +411,9 @@ def _named(values: Sequence[str], flag: str, default_name=None) -> Dict[str, str
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, metavar="[NAME=]PATH_OR_REPO",
+    parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH_OR_REPO",
                         help="a saved KoGNER folder or Hub repo id; repeat for several columns")
-    parser.add_argument("--dataset", action="append", required=True, metavar="NAME=PATH",
+    parser.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH",
                         help="a BMG-NER folder (test split), a CoNLL IOB2 file or a .jsonl file; repeat for rows")
     parser.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label[,Type:label]",
                         help="label map of a dataset: corpus type → label the model is asked for")
@@ -402,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
+                        help="combine eval_results.json files of earlier runs into one table (no model is run)")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -417,9 +445,31 @@ def _load_model(path: str, device: Optional[str]):
     return model.eval()
 
 
+def _write(results: Mapping[str, Any], output_dir: str, compare_paper: bool) -> None:
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = results_to_markdown(results, compare_paper=compare_paper)
+    (out / "eval_results.md").write_text(table)
+    print(table)
+    print(f"wrote {out / 'eval_results.json'} and {out / 'eval_results.md'}", file=sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.merge:
+        if args.model or args.dataset:
+            parser.error("--merge combines earlier results: give no --model/--dataset with it")
+        try:
+            results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
+        except (ValueError, FileNotFoundError) as err:
+            raise SystemExit(f"eval.py: error: {err}") from None
+        _write(results, args.output_dir, args.compare_paper)
+        return results
+    if not args.model or not args.dataset:
+        parser.error("give at least one --model and one --dataset (or --merge RESULTS_JSON ...)")
     try:
         model_paths = _named(args.model, "--model", default_name=lambda v: Path(v.rstrip("/")).name or v)
         dataset_paths = _named(args.dataset, "--dataset")
@@ -441,13 +491,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         raise SystemExit(f"eval.py: error: {err}") from None
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = results_to_markdown(results, compare_paper=args.compare_paper)
-    (out / "eval_results.md").write_text(table)
-    print(table)
-    print(f"wrote {out / 'eval_results.json'} and {out / 'eval_results.md'}", file=sys.stderr)
+    _write(results, args.output_dir, args.compare_paper)
     return results
 
 

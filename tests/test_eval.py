@@ -178,3 +178,23 @@ def test_cli_end_to_end_writes_json_and_table(tiny_kogner, tmp_path, capsys):
     assert table.splitlines()[0] == f"| Dataset | tiny | {Path(tiny_kogner).name} |"
     assert f"| ncbi | {100 * ncbi['f1']:.1f} |" in table
     assert table in capsys.readouterr().out
+
+
+def test_merge_runs_of_different_models(tmp_path, capsys):
+    datasets = [kogner_eval.EvalDataset.from_path("ncbi", CONLL_TEST, NCBI_MAP), kogner_eval.EvalDataset.from_path("bmg", BMG)]
+    gold = {**gold_table(datasets[0].dataset), **gold_table(datasets[1].dataset)}
+    first = kogner_eval.run_evaluation({"kogner": ScriptedModel(gold)}, datasets)
+    second = kogner_eval.run_evaluation({"gliner-ft": ScriptedModel({})}, datasets[:1])
+    paths = []
+    for k, part in enumerate((first, second)):
+        paths.append(tmp_path / f"part{k}.json")
+        paths[-1].write_text(json.dumps(part))
+    merged = kogner_eval.main(["--merge", *map(str, paths), "--output-dir", str(tmp_path / "out")])
+    assert list(merged["models"]) == ["kogner", "gliner-ft"]
+    table = (tmp_path / "out" / "eval_results.md").read_text().splitlines()
+    assert table[:4] == ["| Dataset | kogner | gliner-ft |", "|---|---|---|", "| ncbi | 100.0 | 0.0 |", "| bmg | 100.0 | — |"]
+    with pytest.raises(SystemExit, match="appears in two results files"):
+        kogner_eval.main(["--merge", str(paths[0]), str(paths[0])])
+    other = kogner_eval.run_evaluation({"x": ScriptedModel({})}, [kogner_eval.EvalDataset.from_path("ncbi", CONLL_DEV, NCBI_MAP)])
+    with pytest.raises(ValueError, match="evaluated differently"):
+        kogner_eval.merge_results([first, other])
