@@ -41,12 +41,12 @@ def _clash(a: Candidate, b: Candidate, flat_ner: bool, multi_label: bool) -> boo
 
 
 def greedy_decode(candidates: Sequence[Candidate], flat_ner: bool = True, multi_label: bool = False) -> List[Candidate]:
-    """Keep the best non-clashing candidates; return them sorted by start (then end)."""
+    """Keep the best non-clashing candidates; return them sorted by start (stable: by score within a start)."""
     kept: List[Candidate] = []
     for cand in sorted(candidates, key=lambda c: -c.score):
         if not any(_clash(cand, other, flat_ner, multi_label) for other in kept):
             kept.append(cand)
-    return sorted(kept, key=lambda c: (c.start, c.end))
+    return sorted(kept, key=lambda c: c.start)
 
 
 def candidates_from_probs(

@@ -38,7 +38,7 @@ class BiLSTMEncoder(nn.Module):
         )  # fmt: skip
 
     def forward(self, words: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``words`` [B, T, d], ``lengths`` [B] (≥ 1) → [B, T, d]."""
+        """``words`` [B, T, d], ``lengths`` [B] (≥ 1) → [B, T, d]; positions past a length are 0."""
         total = words.size(1)
         packed = pack_padded_sequence(words, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
@@ -88,12 +88,24 @@ class SpanMarkerHead(nn.Module):
         """Span representations ``s_pq`` [B, T·w, d] (§2.1)."""
         return self.out_project[3](self.hidden(words, span_idx))
 
-    def scores(self, words: torch.Tensor, span_idx: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Logits ``s_pqᵀ n_b`` [B, T·w, C] without forming ``s_pq``: the last layer is folded into labels."""
-        last = self.out_project[3]
-        folded = labels @ last.weight  # [B, C, 4d]
+    def scores(self, words: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Logits ``s_pqᵀ n_b`` [B, T·w, C] without forming ``s_pq``: the last layer is folded into labels.
+
+        Spans of width ``k`` pair start word ``p`` with end word ``p + k``: two shifted views of the per-word
+        activations, so no gather is needed. Spans running past the text score from zero padding (they are
+        masked by ``span_mask`` downstream, as in GLiNER where they point at word 0).
+        """
+        first, last = self.out_project[0], self.out_project[3]
+        batch, total, d = words.shape
+        start = F.linear(self.project_start(words).relu(), first.weight[:, :d], first.bias)
+        end = F.linear(self.project_end(words).relu(), first.weight[:, d:])
+        folded = (labels @ last.weight).transpose(1, 2)  # [B, 4d, C]
         bias = labels @ last.bias  # [B, C]
-        return torch.einsum("bnh,bch->bnc", self.hidden(words, span_idx), folded) + bias.unsqueeze(1)
+        out = words.new_zeros(batch, total, self.max_width, labels.size(1))
+        for k in range(min(self.max_width, total)):
+            hidden = (start[:, : total - k] + end[:, k:]).relu_()
+            out[:, : total - k, k] = torch.bmm(hidden, folded)
+        return out.view(batch, total * self.max_width, -1) + bias.unsqueeze(1)
 
 
 def focal_loss_with_logits(

@@ -144,12 +144,43 @@ class KoGNERModel(KoGNERPreTrainedModel):
         model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         if tokenizer is None:
             hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
+            # AutoTokenizer reads config.json, whose auto_map points at this very code (already running).
+            hub["trust_remote_code"] = True
             try:
                 tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub)
             except (OSError, ValueError) as err:
                 logger.warning(f"no tokenizer loaded from {pretrained_model_name_or_path}: {err}")
         model.tokenizer = tokenizer
         return model
+
+    @classmethod
+    def from_gliner(cls, path_or_repo: str, **hub_kwargs) -> "KoGNERModel":
+        """Convert a ``gliner`` uni-encoder span checkpoint (folder or Hub repo id) without importing ``gliner``.
+
+        Reads ``max_width``, ``span_mode``, ``num_rnn_layers``, ``subtoken_pooling``, ``post_fusion_schema``…
+        from ``gliner_config.json`` and refuses variants KoGNER does not implement. The KG head is new.
+        """
+        from .convert_gliner import gliner_to_kogner_state_dict, kogner_config_from_gliner, load_gliner_weights
+        from .convert_gliner import read_gliner_config, resolve_gliner_folder
+
+        folder = resolve_gliner_folder(path_or_repo, **hub_kwargs)
+        config = kogner_config_from_gliner(read_gliner_config(folder))
+        state, dropped = gliner_to_kogner_state_dict(load_gliner_weights(folder))
+        model = cls(config)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(("kg_span_head.", "kg_target_"))]
+        if missing or unexpected:
+            raise ValueError(f"GLiNER checkpoint does not fit: missing {missing[:10]}, unexpected {unexpected[:10]}")
+        if dropped:
+            logger.info(f"from_gliner: left out {len(dropped)} unused encoder weights ({dropped[0]}, ...)")
+        model.tokenizer = AutoTokenizer.from_pretrained(folder)
+        return model.eval()
+
+    def to_gliner(self, save_directory) -> str:
+        """Export as a folder ``gliner.GLiNER.from_pretrained`` loads (the KG distillation head is not part of it)."""
+        from .convert_gliner import export_gliner
+
+        return str(export_gliner(self, save_directory))
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save config, safetensors weights, code (``auto_map``) and the tokenizer."""
@@ -272,7 +303,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
             span_reps = self.span_rep(words, span_idx)
             logits = torch.einsum("bnd,bcd->bnc", span_reps, label_reps)
         else:  # inference: never materialise s_pq (see layers_kogner.SpanMarkerHead.scores)
-            logits = self.span_rep.scores(words, span_idx, label_reps)
+            logits = self.span_rep.scores(words, label_reps)
 
         lang_loss = dist_loss = loss = kg_predictions = kg_targets = None
         if labels is not None:
