@@ -32,7 +32,7 @@ class Candidate:
 
 def _clash(a: Candidate, b: Candidate, flat_ner: bool, multi_label: bool) -> bool:
     if (a.start, a.end) == (b.start, b.end):
-        return not multi_label
+        return not multi_label or a.label == b.label
     disjoint = a.start > b.end or b.start > a.end
     if flat_ner:
         return not disjoint

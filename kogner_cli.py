@@ -1,0 +1,220 @@
+"""``kogner``: the everyday verbs, each a thin wrapper over the module that does the work.
+
+    kogner predict --model kogner --labels gene,disease "BRCA1 mutations cause breast cancer."
+    kogner predict --model kogner --labels gene,disease --file abstracts.txt > entities.jsonl
+    kogner build-teacher --kg embedded --out runs/kg_embeddings        # data_builders.kg_teacher
+    kogner build-corpus --kg embedded --out runs/bmg_ner               # data_builders.bmg_ner
+    kogner train --dataset_name_or_path runs/bmg_ner ...                # train.py
+    kogner evaluate --model kogner --dataset bmg=runs/bmg_ner           # eval.py
+    kogner main                                                         # the whole pipeline (README command 1)
+
+``kogner main`` runs teacher → corpus → KoGNER training → the b=0 ablation → evaluation → ``./kogner`` with
+its card → one example prediction. Every stage runs in its own process, prints its wall time, and is
+skipped on a re-run once it has finished, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLE = "Imatinib inhibits BCR-ABL1 in chronic myeloid leukemia, and BRCA1 mutations raise the risk of breast cancer."
+
+
+def _python(*args: str) -> List[str]:
+    return [sys.executable, *args]
+
+
+def _script(name: str) -> str:
+    path = ROOT / name
+    if not path.is_file():
+        raise SystemExit(f"kogner: {name} not found next to kogner_cli.py; run from a source checkout of KoGNER")
+    return str(path)
+
+
+def _run(cmd: Sequence[str]) -> int:
+    return subprocess.call(list(cmd), cwd=ROOT)
+
+
+# ---------------------------------------------------------------------------------------------- predict
+def predict(args: argparse.Namespace) -> int:
+    from modeling_kogner import KoGNERModel
+
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if args.file:
+        texts = [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
+    elif args.text:
+        texts = [" ".join(args.text)]
+    else:
+        raise SystemExit("kogner predict: give a text or --file")
+    model = KoGNERModel.from_pretrained(args.model)
+    results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested, batch_size=args.batch_size)
+    for text, entities in zip(texts, results):
+        print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- main job
+class Stage:
+    """One resumable step of the main job: skipped when ``done`` exists."""
+
+    def __init__(self, name: str, cmd: List[str], done: Path):
+        self.name, self.cmd, self.done = name, cmd, done
+
+
+def _trained(folder: Path) -> bool:
+    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+
+
+def _train_cmd(args, corpus: Path, teacher: Path, out: Path, dist_weight: float) -> List[str]:
+    cmd = _python(
+        _script("train.py"),
+        "--dataset_name_or_path", str(corpus), "--output_dir", str(out),
+        "--max_steps", str(args.max_steps), "--per_device_train_batch_size", str(args.batch_size),
+        "--seed", str(args.seed), "--dist_loss_weight", str(dist_weight),
+        "--save_steps", str(max(args.max_steps // 4, 1)), "--save_total_limit", "1",
+        "--logging_steps", str(max(args.max_steps // 20, 1)), "--report_to", "none",
+        "--eval_strategy", "no",
+    )  # fmt: skip
+    if dist_weight > 0:
+        cmd += ["--kg_embeddings", str(teacher)]
+    if (out / "checkpoint-0").exists() or any(out.glob("checkpoint-*")):
+        cmd += ["--resume_from_checkpoint", "latest"]
+    return cmd
+
+
+def main_job(args: argparse.Namespace) -> int:
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
+    kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "gliner_ft", out / "eval"
+    eval_cmd = _python(
+        _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"GLiNER (ft)={baseline_dir}",
+        "--dataset", f"BMG={corpus}", "--output-dir", str(eval_dir), "--batch-size", "16",
+    )  # fmt: skip
+    for spec in args.benchmark:
+        eval_cmd += ["--dataset", spec]
+    for spec in args.labels:
+        eval_cmd += ["--labels", spec]
+    stages = [
+        Stage("teacher: Z, Z', Z'' -> H", _python("-m", "data_builders.kg_teacher", "--kg", args.kg, "--out", str(teacher)),
+              teacher / "kg_embeddings.safetensors"),
+        Stage("corpus: BMG-NER (template generator)",
+              _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
+              corpus / "summary.json"),
+        Stage("train: KoGNER (a=0.8, b=0.2)", [], kogner_dir / "model.safetensors"),
+        Stage("train: GLiNER (ft) ablation (b=0)", [], baseline_dir / "model.safetensors"),
+        Stage("evaluate: strict span F1", eval_cmd, eval_dir / "eval_results.json"),
+    ]  # fmt: skip
+    timings: Dict[str, float] = {}
+    started = time.time()
+    for number, stage in enumerate(stages, 1):
+        header = f"[kogner main] stage {number}/{len(stages) + 1}: {stage.name}"
+        if stage.done.exists():
+            print(f"{header} — already done ({stage.done}), skipped", flush=True)
+            continue
+        if stage.name.startswith("train: KoGNER"):
+            stage.cmd = _train_cmd(args, corpus, teacher, kogner_dir, 0.2)
+        elif stage.name.startswith("train: GLiNER"):
+            stage.cmd = _train_cmd(args, corpus, teacher, baseline_dir, 0.0)
+        print(f"{header}\n  $ {' '.join(stage.cmd)}", flush=True)
+        t0 = time.time()
+        code = _run(stage.cmd)
+        timings[stage.name] = round(time.time() - t0, 1)
+        if code != 0:
+            print(f"[kogner main] stage {number} failed with exit code {code}; fix it and re-run: finished stages are kept",
+                  file=sys.stderr)  # fmt: skip
+            return code
+        if not stage.done.exists():
+            print(f"[kogner main] stage {number} finished but {stage.done} is missing", file=sys.stderr)
+            return 1
+        print(f"[kogner main] stage {number} done in {timings[stage.name]} s", flush=True)
+
+    print(f"[kogner main] stage {len(stages) + 1}/{len(stages) + 1}: model -> {args.final_dir}", flush=True)
+    final = Path(args.final_dir).resolve()
+    publish_final_model(kogner_dir, eval_dir, final)
+    table = (eval_dir / "eval_results.md").read_text() if (eval_dir / "eval_results.md").exists() else ""
+    print("\n" + table)
+    from modeling_kogner import KoGNERModel
+
+    model = KoGNERModel.from_pretrained(final)
+    labels = ["drug", "gene", "disease"]
+    print(f"Example: {EXAMPLE}\nLabels: {labels}")
+    for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5):
+        print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}")
+    total = round(time.time() - started, 1)
+    (out / "timings.json").write_text(json.dumps({"stages_s": timings, "total_s": total}, indent=2))
+    print(f"\n[kogner main] done in {total} s (this run); model at {final}; KoGNERModel.from_pretrained({args.final_dir!r})")
+    return 0
+
+
+def publish_final_model(trained: Path, eval_dir: Path, final: Path) -> None:
+    """Copy the trained model to ``final`` and fill its card with the evaluation results."""
+    if final.exists():
+        shutil.rmtree(final)
+    shutil.copytree(trained, final, ignore=shutil.ignore_patterns("checkpoint-*", "runs"))
+    results = eval_dir / "eval_results.json"
+    if results.exists():
+        from hub_cards.model_card import update_card_with_results
+
+        update_card_with_results(final, json.loads(results.read_text()), model_name="KoGNER")
+
+
+# ---------------------------------------------------------------------------------------------- entry
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kogner", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="entities of a text or of every line of a file, as JSON lines")
+    p.add_argument("text", nargs="*")
+    p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
+    p.add_argument("--labels", required=True, help="comma-separated entity types, e.g. gene,disease")
+    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--nested", action="store_true", help="allow nested entities")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=predict)
+
+    for name, target, help_text in (
+        ("build-teacher", ["-m", "data_builders.kg_teacher"], "KG teacher embeddings H (data_builders.kg_teacher)"),
+        ("build-corpus", ["-m", "data_builders.bmg_ner"], "BMG-NER corpus (data_builders.bmg_ner)"),
+        ("train", ["train.py"], "distillation training (train.py)"),
+        ("evaluate", ["eval.py"], "strict span F1, Table-2 layout (eval.py)"),
+    ):
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.set_defaults(func=None, target=target)
+
+    p = sub.add_parser("main", help="the whole pipeline on the embedded KG (README command 1)")
+    p.add_argument("--kg", default="embedded", help="'embedded' or a KG path")
+    p.add_argument("--out", default="runs/main", help="working folder of the stages (kept for resume)")
+    p.add_argument("--final-dir", default="kogner", help="where the trained model and its card are saved")
+    p.add_argument("--max-steps", type=int, default=int(os.environ.get("KOGNER_MAX_STEPS", 300)))
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH", help="extra eval file (CoNLL/JSONL)")
+    p.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label", help="label map of a --benchmark")
+    p.set_defaults(func=main_job)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate"):
+        target = {"build-teacher": ["-m", "data_builders.kg_teacher"], "build-corpus": ["-m", "data_builders.bmg_ner"],
+                  "train": [_script("train.py")], "evaluate": [_script("eval.py")]}[argv[0]]  # fmt: skip
+        return subprocess.call(_python(*target, *argv[1:]))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
