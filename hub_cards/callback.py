@@ -13,7 +13,8 @@ What it records: the training arguments, the model's KoGNER configuration and th
 (when ``args.kg_embeddings`` names a teacher folder) at ``on_train_begin``; widget sentences from the
 evaluation set at the first evaluation (unless given);
 every training log with ``loss`` and, when the trainer logs them, ``lang_loss`` and ``dist_loss``
-(``train_lang_loss`` / ``train_dist_loss`` are accepted too), and every evaluation log (``eval_*``). At each checkpoint
+(``train_lang_loss`` / ``train_dist_loss`` are accepted too), every evaluation log (``eval_*``) and the
+last test evaluation (``test_*``; logged after training, it rewrites the final card). At each checkpoint
 (``on_save``) and at the end of training it writes the card into the checkpoint / output folder, so a
 checkpoint pushed to the Hub carries its card.
 """
@@ -70,6 +71,7 @@ class ModelCardCallback(TrainerCallback):
             if not plots:
                 logger.warning("matplotlib is not installed: the model card will have no loss/F1 plots")
         self.plots = plots
+        self._training_ended = False
 
     # ------------------------------------------------------------------ trainer events
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -102,6 +104,11 @@ class ModelCardCallback(TrainerCallback):
         evals = {k: _number(v) for k, v in logs.items() if k.startswith("eval_") and _number(v) is not None}
         if evals:
             self.card_data.eval_history.append({"step": step, "epoch": epoch, **evals})
+        tests = {k: _number(v) for k, v in logs.items() if k.startswith("test_") and _number(v) is not None}
+        if tests:
+            self.card_data.test_metrics = tests
+            if self._training_ended and state.is_world_process_zero:
+                self.write(args.output_dir)  # a test evaluation after training: refresh the final card
         train = {}
         for key in _TRAIN_KEYS:
             # "train_loss" is the Trainer's end-of-training average, not a step loss
@@ -121,6 +128,7 @@ class ModelCardCallback(TrainerCallback):
                 self.write(checkpoint)
 
     def on_train_end(self, args, state, control, **kwargs):
+        self._training_ended = True
         self.card_data.hyperparameters["global_steps"] = int(state.global_step)
         if state.is_world_process_zero:
             self.write(args.output_dir)

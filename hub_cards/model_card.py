@@ -61,6 +61,15 @@ _ARGS_FIELDS = (
 )  # fmt: skip
 
 
+def _fmt_value(value: Any) -> str:
+    """A hyperparameter for a Markdown cell: short numbers, compact JSON for lists and dicts."""
+    import json
+
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 def _is_hub_id(name: Optional[str]) -> bool:
     """A Hub repo id rather than a local folder (``base_model`` must name a Hub model)."""
     if not name or os.path.isabs(name) or name.startswith((".", "~")) or os.path.exists(name):
@@ -84,6 +93,8 @@ class KoGNERModelCardData(CardData):
         dataset_ids: ``{eval dataset name: Hub dataset id}`` for the ``model-index`` (default: the name).
         hyperparameters, model_config: training arguments and KoGNER configuration recorded by the callback.
         train_history, eval_history: logged losses and trainer evaluations, one dict per logging step.
+        test_metrics: the trainer's last ``test_*`` evaluation (used for the ``model-index`` when no
+            ``eval.py`` results are attached).
         eval_results: ``eval.py`` scores of this model, ``{dataset: {precision, recall, f1, ...}}``.
         eval_datasets: ``eval.py``'s description of those datasets (path, labels, size).
         kg: facts about the teacher embeddings (blocks, widths, sources), e.g. ``kg_embeddings/meta.json``.
@@ -107,6 +118,7 @@ class KoGNERModelCardData(CardData):
     model_config: Dict[str, Any] = field(default_factory=dict)
     train_history: List[Dict[str, Any]] = field(default_factory=list)
     eval_history: List[Dict[str, Any]] = field(default_factory=list)
+    test_metrics: Dict[str, Any] = field(default_factory=dict)
     eval_results: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     eval_datasets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     eval_metric: Optional[str] = None
@@ -231,19 +243,24 @@ class KoGNERModelCardData(CardData):
                         metric_args={k: v for k, v in args.items() if v is not None} or None,
                     )
                 )
-        if out or not self.eval_history:
+        if out:
             return out
-        last = next((e for e in reversed(self.eval_history) if "eval_f1" in e), None)
+        # no eval.py results: the trainer's test evaluation, else its last validation evaluation
+        last = {f"eval_{k[5:]}": v for k, v in self.test_metrics.items()} if "test_f1" in self.test_metrics else None
+        split = "test"
+        if last is None:
+            last = next((e for e in reversed(self.eval_history) if "eval_f1" in e), None)
+            split = "validation"
         if last is None:
             return out
         name = self.train_data.get("name") or (self.datasets[0] if self.datasets else "training corpus")
         for metric in ("f1", "precision", "recall"):
-            if f"eval_{metric}" in last and last[f"eval_{metric}"] is not None:
+            if last.get(f"eval_{metric}") is not None:
                 out.append(
                     EvalResult(
                         task_type="token-classification", task_name="Named Entity Recognition",
                         dataset_type=self.datasets[0] if self.datasets else name, dataset_name=name,
-                        dataset_split="validation", metric_type=metric, metric_value=float(last[f"eval_{metric}"]),
+                        dataset_split=split, metric_type=metric, metric_value=float(last[f"eval_{metric}"]),
                         metric_name=f"Strict span {metric.capitalize() if metric != 'f1' else 'F1'}",
                     )
                 )  # fmt: skip
@@ -280,6 +297,12 @@ class KoGNERModelCardData(CardData):
              "threshold_source": s.get("threshold_source", "fixed"), "gold": s.get("gold"),
              "decoding": "flat" if s.get("flat_ner", True) else "nested"}
             for d, s in self.eval_results.items()
+        ]  # fmt: skip
+        data["hyperparameters"] = {k: _fmt_value(v) for k, v in self.hyperparameters.items()}
+        data["model_config"] = {k: _fmt_value(v) for k, v in self.model_config.items()}
+        data["test_table"] = [
+            {"metric": k[5:], "value": fmt_number(v)} for k, v in self.test_metrics.items()
+            if k[5:] in ("precision", "recall", "f1", "true_positives", "predicted", "gold") or k.startswith("test_f1_")
         ]  # fmt: skip
         data["framework_versions"] = framework_versions()
         data["citation"] = CITATION

@@ -146,6 +146,13 @@ def test_callback_records_hyperparameters_losses_and_writes_cards(tiny_kogner, t
     by_metric = {r.metric_type: r for r in final.data.eval_results}
     assert by_metric["f1"].metric_value == 0.25 and by_metric["f1"].dataset_split == "validation"
     assert "| 4 | 1 | 0.5 | 0.375 | 0.125 | — | — |" in final.text
+    assert "| learning_rate | 3e-05 |" in final.text and "| max_span_width | 4 |" in final.text
+    # a test evaluation logged after training (as train.py does) rewrites the final card
+    callback.on_log(args, state, control, logs={"test_f1": 0.3, "test_precision": 0.6, "test_recall": 0.2, "test_gold": 10})
+    final = ModelCard.load(tmp_path / "README.md")
+    by_metric = {r.metric_type: r for r in final.data.eval_results}
+    assert by_metric["f1"].metric_value == 0.3 and by_metric["f1"].dataset_split == "test"
+    assert "| f1 | 0.3 |" in final.text and "| gold | 10 |" in final.text
     assert (tmp_path / "plots" / "losses.png").read_bytes()[:8] == PNG_MAGIC
 
 
