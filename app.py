@@ -115,10 +115,10 @@ def load_model(path: str, device: Optional[str] = None):
 
     from modeling_kogner import KoGNERModel
 
-    if os.path.sep in path or path.startswith("."):
-        if not os.path.isdir(path):
-            raise SystemExit(f"no KoGNER model at {path!r}: pass --model PATH_OR_REPO_ID or set KOGNER_MODEL")
-    model = KoGNERModel.from_pretrained(path)
+    local_looking = path.startswith((".", "/", "~")) or path.count("/") > 1
+    if local_looking and not os.path.isdir(os.path.expanduser(path)):  # "owner/name" is left to the Hub
+        raise SystemExit(f"no KoGNER model at {path!r}: pass --model PATH_OR_REPO_ID or set KOGNER_MODEL")
+    model = KoGNERModel.from_pretrained(os.path.expanduser(path))
     return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
 
 

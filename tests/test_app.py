@@ -135,5 +135,8 @@ def test_predict_validates_its_inputs(tiny_kogner):
     assert app.predict(model, "   ", "drug", 0.5) == ({"text": "   ", "entities": []}, [])
     highlighted, rows = app.predict(model, "Aspirin treats pain.", "drug, symptom", 0.0)
     assert [(e["start"], e["end"]) for e in highlighted["entities"]] == [(r[3], r[4]) for r in rows]
-    with pytest.raises(SystemExit, match="no KoGNER model at './missing'"):
-        app.load_model("./missing")
+    for missing in ("./missing", "/no/such/folder", "runs/no/such"):
+        with pytest.raises(SystemExit, match=f"no KoGNER model at '{missing}'"):
+            app.load_model(missing)
+    with pytest.raises(OSError):  # a repo id goes to the Hub (offline in the tests), not to the folder check
+        app.load_model("someone/kogner-model")
