@@ -30,6 +30,8 @@ _EXPORTS = {
     "BmgNerConfig": "builder",
     "Gazetteer": "gazetteer",
     "build_bmg_ner": "pipeline",
+    "load_corpus": "loading",
+    "CorpusError": "loading",
 }
 
 __all__ = sorted(_EXPORTS)
