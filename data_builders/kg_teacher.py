@@ -52,8 +52,9 @@ class TeacherArguments:
     seed: int = field(default=42)
     device: Optional[str] = field(default=None, metadata={"help": "cpu / cuda (default: cuda if available)"})
     overwrite: bool = field(default=False, metadata={"help": "recompute finished stages"})
-    num_threads: Optional[int] = field(default=None, metadata={
-        "help": "torch CPU threads (default: torch's choice). 1 is much faster when other jobs share the cores"})
+    num_threads: int = field(default=1, metadata={
+        "help": "torch CPU threads; 0 = torch's default. Default 1: these small models gain little from a second "
+                "core, and with other jobs on a 2-core box 2 threads ran 5-90x slower (spinning OpenMP workers)"})
     # Z
     text_encoder: Optional[str] = field(default=None, metadata={"help": "HF encoder path or id (default: offline all-MiniLM-L6-v2)"})
     text_max_length: int = field(default=64, metadata={"help": "tokens per 'name: description' text"})
@@ -149,15 +150,26 @@ def _integer_graph(kg: KnowledgeGraph):
 
 
 def build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph] = None) -> KGEmbeddings:
-    """Run the stages for ``args`` (loading ``args.kg`` unless ``kg`` is given) and write the teacher folder."""
+    """Run the stages for ``args`` (loading ``args.kg`` unless ``kg`` is given) and write the teacher folder.
+
+    torch's thread count is set to ``args.num_threads`` for the run and restored afterwards.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    try:
+        return _build_teacher(args, kg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEmbeddings:
     from safetensors.numpy import save_file
 
     from .kg_sources import load_kg
 
-    import torch
-
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: Dict[str, float] = {}
