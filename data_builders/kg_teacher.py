@@ -71,7 +71,8 @@ class TeacherArguments:
     transr_relation_dim: int = field(default=58)
     transr_epochs: int = field(default=30)
     transr_batch_size: int = field(default=4096)
-    transr_lr: float = field(default=0.01)
+    transr_lr: float = field(default=0.03)
+    transr_norm: int = field(default=2, metadata={"help": "p of the TransR score and norm constraints (1 or 2)"})
     transr_num_negs: int = field(default=1, metadata={"help": "corrupted triples per positive (sLCWA)"})
     transr_max_eval_triples: int = field(default=500, metadata={"help": "held-out triples ranked for MRR/Hits@10"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
@@ -91,6 +92,7 @@ class TeacherArguments:
     def transr_config(self) -> TransRConfig:
         return TransRConfig(embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
                             batch_size=self.transr_batch_size, lr=self.transr_lr, num_negs_per_pos=self.transr_num_negs,
+                            scoring_fct_norm=self.transr_norm,
                             max_eval_triples=self.transr_max_eval_triples)
 
 

@@ -1,6 +1,6 @@
 """Z'': TransR logical embeddings of the KG entities (paper eq. 5; Appendix A uses this block alone).
 
-TransR (Lin et al. 2015) scores ``(h, r, t)`` by ``-‖M_r h + r − M_r t‖`` with an entity space of width
+TransR (Lin et al. 2015) scores ``(h, r, t)`` by ``-‖M_r h + r − M_r t‖₂`` (norms of h, t, r, M_r h, M_r t clamped to ≤ 1) with an entity space of width
 ``d''`` (default 58, Table 3's "KG Hidden Size") and a relation-specific projection ``M_r``. It is trained
 with PyKEEN's sLCWA loop on all but a held-out slice of triples; quality is reported as filtered MRR and
 Hits@10 over both head and tail prediction, ranked against **all** entities, on a bounded random sample
@@ -29,9 +29,10 @@ logger = logging.getLogger(__name__)
 class TransRConfig:
     embedding_dim: int = 58  # d'' (Table 3: KG Hidden Size)
     relation_dim: int = 58
+    scoring_fct_norm: int = 2  # p of the score and of PyKEEN's norm constraints (2: Lin et al.'s L2 constraints)
     epochs: int = 30
     batch_size: int = 4096
-    lr: float = 0.01
+    lr: float = 0.03
     num_negs_per_pos: int = 1
     test_fraction: float = 0.05
     max_eval_triples: int = 500
@@ -110,7 +111,7 @@ class GroupedTransRScorer:
     and made one epoch over 24k triples take ~15 s on this 2-core machine. Triples are few relation types
     apart, so here each relation's ``M_r`` is applied once to all its triples of the batch (one matmul per
     relation type) through PyKEEN's own :class:`~pykeen.nn.modules.TransRInteraction` — same parameters,
-    constraints and score ``-‖clamp(h M_r) + r − clamp(t M_r)‖₁`` (checked against ``model.score_hrt`` in
+    constraints and score ``-‖clamp(h M_r) + r − clamp(t M_r)‖_p`` (checked against ``model.score_hrt`` in
     the tests).
     """
 
@@ -201,7 +202,7 @@ def train_transr(
                                         num_relations=num_relations)
     loss = MarginRankingLoss(margin=1.0)
     model = TransR(triples_factory=factory, embedding_dim=cfg.embedding_dim, relation_dim=cfg.relation_dim,
-                   loss=loss, random_seed=seed).to(device)
+                   scoring_fct_norm=cfg.scoring_fct_norm, loss=loss, random_seed=seed).to(device)
     scorer = GroupedTransRScorer(model)
     optimizer = torch.optim.Adam(model.get_grad_params(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(seed)
