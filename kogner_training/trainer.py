@@ -234,22 +234,25 @@ class KoGNERTrainer(Trainer):
             raise ValueError("the model returned no loss: the batch has no 'labels' (use KoGNERDataCollator)")
         if model.training:
             lang = outputs.lang_loss.detach()
-            dist = outputs.dist_loss.detach() if outputs.dist_loss is not None else torch.zeros_like(lang)
-            terms = torch.stack([lang, dist]).float()
+            distilled = outputs.dist_loss is not None
+            dist = outputs.dist_loss.detach() if distilled else torch.zeros_like(lang)
+            terms = torch.stack([lang, dist, torch.ones_like(lang) if distilled else torch.zeros_like(lang)]).float()
             self._loss_terms = terms if self._loss_terms is None else self._loss_terms + terms
             self._loss_terms_steps += 1
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
-        """Adds ``lang_loss``, ``dist_loss`` and ``dist_lang_ratio`` = b·L_dist / (a·L_lang) to training logs."""
+        """Adds ``lang_loss``, and with distillation ``dist_loss`` and ``dist_lang_ratio`` = b·L_dist / (a·L_lang)."""
         if "loss" in logs and self._loss_terms is not None:
             terms = self.accelerator.reduce(self._loss_terms, reduction="mean") / max(self._loss_terms_steps, 1)
-            lang, dist = terms.tolist()
+            lang, dist, distilled = terms.tolist()
             logs["lang_loss"] = round(lang, 4)
-            logs["dist_loss"] = round(dist, 4)
-            cfg = self.accelerator.unwrap_model(self.model).config
-            weighted_lang = cfg.lang_loss_weight * lang
-            logs["dist_lang_ratio"] = round(cfg.dist_loss_weight * dist / weighted_lang, 4) if weighted_lang else float("nan")
+            if distilled > 0:  # steps without KG inputs (b = 0) have no distillation term to report
+                logs["dist_loss"] = round(dist / distilled, 4)
+                cfg = self.accelerator.unwrap_model(self.model).config
+                weighted_lang = cfg.lang_loss_weight * lang
+                ratio = cfg.dist_loss_weight * logs["dist_loss"] / weighted_lang if weighted_lang else float("nan")
+                logs["dist_lang_ratio"] = round(ratio, 4)
             self._loss_terms, self._loss_terms_steps = None, 0
         super().log(logs, start_time)
 
