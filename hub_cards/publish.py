@@ -115,7 +115,7 @@ def _check_model_folder(folder: Path) -> List[str]:
     auto_map = config.get("auto_map") or {}
     if "AutoModel" not in auto_map or "AutoConfig" not in auto_map:
         raise HubPublishError(f"{config_path} has no auto_map for AutoConfig/AutoModel: the Hub copy could not load its code")
-    bins = sorted(p.name for p in folder.glob("*.bin"))
+    bins = sorted(p.name for p in folder.glob("*.bin") if p.name.startswith(("pytorch_model", "model")))
     if bins:
         raise HubPublishError(f"{folder} holds pickle weights {bins}: publish safetensors only (save_pretrained default)")
     weights = sorted(p.name for p in folder.glob("*.safetensors"))

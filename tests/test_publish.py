@@ -21,6 +21,7 @@ def tiny_kogner(tmp_path_factory, tiny_bert_path):
 
     folder = build_tiny_kogner(tiny_bert_path, tmp_path_factory.mktemp("tiny_kogner"))
     (Path(folder) / "optimizer.pt").write_bytes(b"not for the Hub")
+    (Path(folder) / "training_args.bin").write_bytes(b"saved by Trainer.save_model, not weights")
     return folder
 
 
@@ -39,7 +40,7 @@ def test_model_dry_run_folder_contents(tiny_kogner, tmp_path):
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= names
     assert CODE <= names and "plots/f1_per_dataset.png" in names
     assert not any(n.endswith((".bin", ".pt")) for n in names) and "model_card_data.json" not in names
-    assert staged.left_out == ["optimizer.pt"]
+    assert staged.left_out == ["optimizer.pt", "training_args.bin"]
     config = json.loads((staged.path / "config.json").read_text())
     assert config["auto_map"]["AutoModel"].split(".")[0] + ".py" in names
     card = ModelCard.load(staged.path / "README.md")
