@@ -10,6 +10,9 @@ rotating order, so load on the machine hits them alike; medians are compared.
     python bench/train_step.py                                  # batch from the BMG fixture, random teacher rows
     python bench/train_step.py --dataset runs/bmg_ner --kg_embeddings runs/kg_embeddings --steps 30
 
+On a shared CPU machine use ``--threads 1``: with several threads, OpenMP spin-waits while another process
+holds the core, which inflates both wall and CPU time at random; one thread gives stable CPU medians.
+
 Targets: KoGNER(b=0.2) / KoGNER(b=0) <= 1.05 (distillation is nearly free); KoGNER(b=0.2) / GLiNER <= 1.0.
 Without ``--kg_embeddings`` the teacher rows are random rows of the real teacher's shape (384 + 384 + 58):
 the cost of the lookup and of eq. 6 does not depend on their values.
