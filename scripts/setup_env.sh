@@ -22,3 +22,12 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
 else
   echo "[setup] $VENV is up to date"
 fi
+# The demo's browser test (tests/test_app.py) drives Debian's Chromium headless; no browser download.
+if [ "${KOGNER_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian's chromium for the demo test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[setup] chromium is missing and cannot be installed here (needs root and apt-get); tests/test_app.py will fail" >&2
+  fi
+fi
