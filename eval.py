@@ -96,12 +96,11 @@ def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]
     """A ``datasets.Dataset`` of KoGNER corpus examples from a BMG-NER folder (its ``split``), a CoNLL
     IOB2 file or a JSON-lines file (``.jsonl``/``.json``, GENIA-style nested), with ``label_map`` applied."""
     from data_builders.benchmarks import read_conll, read_jsonl
+    from data_builders.bmg_ner import load_corpus
 
     path = Path(path)
     if path.is_dir():
-        import datasets
-
-        splits = datasets.load_dataset(str(path))
+        splits = load_corpus(path)
         if split not in splits:
             raise ValueError(f"{path} has no {split!r} split (it has {sorted(splits)})")
         dataset = splits[split]

@@ -219,8 +219,10 @@ def _load_corpus(folder: Path):
 
     if not folder.is_dir():
         raise HubPublishError(f"dataset folder not found: {folder}")
+    from data_builders.bmg_ner import load_corpus
+
     try:
-        corpus = datasets.load_dataset(str(folder))
+        corpus = load_corpus(folder)
     except Exception as err:  # noqa: BLE001 - any loader failure means the folder is not a corpus
         raise HubPublishError(f"{folder} does not load with datasets.load_dataset: {err}") from None
     if "train" not in corpus:

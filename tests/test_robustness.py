@@ -38,7 +38,7 @@ def test_corpus_path_that_is_a_file_or_empty(tmp_path):
     from data_builders.bmg_ner import CorpusError, load_corpus
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusError, match="no Parquet shards"):
+    with pytest.raises(CorpusError, match="no data files"):
         load_corpus(tmp_path / "empty")
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(CorpusError, match="is a file"):

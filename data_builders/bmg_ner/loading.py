@@ -12,6 +12,8 @@ from typing import Union
 
 __all__ = ["CorpusError", "load_corpus"]
 
+_DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".arrow")
+
 
 class CorpusError(ValueError):
     """A corpus folder that cannot be read, with the file and what to do."""
@@ -24,10 +26,13 @@ def load_corpus(path_or_repo: Union[str, Path], **load_kwargs):
 
     folder = Path(path_or_repo)
     if folder.is_dir():
-        shards = sorted(folder.rglob("*.parquet"))
-        if not shards:
-            raise CorpusError(f"{folder} holds no Parquet shards; build it with python -m data_builders.bmg_ner --out {folder}")
-        for shard in shards:
+        data_files = [p for p in folder.rglob("*") if p.suffix in _DATA_SUFFIXES and p.is_file()]
+        if not data_files:
+            raise CorpusError(
+                f"{folder} holds no data files ({', '.join(_DATA_SUFFIXES)}); build it with "
+                f"python -m data_builders.bmg_ner --out {folder}"
+            )
+        for shard in sorted(p for p in data_files if p.suffix == ".parquet"):
             try:
                 pq.read_metadata(shard)
             except Exception as err:  # pyarrow raises ArrowInvalid/OSError subclasses for damaged files
