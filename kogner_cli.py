@@ -80,7 +80,7 @@ def _train_cmd(args, corpus: Path, teacher: Path, out: Path, dist_weight: float)
         "--dataset_name_or_path", str(corpus), "--output_dir", str(out),
         "--max_steps", str(args.max_steps), "--per_device_train_batch_size", str(args.batch_size),
         "--seed", str(args.seed), "--dist_loss_weight", str(dist_weight),
-        "--save_steps", str(max(args.max_steps // 4, 1)), "--save_total_limit", "1",
+        "--save_steps", str(max(args.max_steps // 2, 1)), "--save_total_limit", "1",  # ~400 MB each with optimizer state
         "--logging_steps", str(max(args.max_steps // 20, 1)), "--report_to", "none",
         # The evaluation stage scores both models on the same splits; no second pass inside training.
         "--eval_strategy", "no", "--eval_split", "", "--test_split", "",
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kg", default="embedded", help="'embedded' or a KG path")
     p.add_argument("--out", default="runs/main", help="working folder of the stages (kept for resume)")
     p.add_argument("--final-dir", default="kogner", help="where the trained model and its card are saved")
-    p.add_argument("--max-steps", type=int, default=int(os.environ.get("KOGNER_MAX_STEPS", 300)))
+    p.add_argument("--max-steps", type=int, default=int(os.environ.get("KOGNER_MAX_STEPS", 400)))
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--learning-rate", type=float, default=1e-4, help="encoder learning rate of the short run")
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="learning rate of the heads")

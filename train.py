@@ -53,7 +53,9 @@ def parse_arguments(argv: Optional[List[str]] = None) -> Tuple[KoGNERModelArgume
 
 def load_corpus(data_args: KoGNERDataArguments) -> datasets.DatasetDict:
     """The splits named in ``data_args`` (a folder or Hub id loadable with ``datasets.load_dataset``)."""
-    corpus = datasets.load_dataset(data_args.dataset_name_or_path)
+    from data_builders.bmg_ner import load_corpus as load_corpus_folder
+
+    corpus = load_corpus_folder(data_args.dataset_name_or_path)
     wanted = [s for s in (data_args.train_split, data_args.eval_split, data_args.test_split) if s]
     missing = [s for s in wanted if s not in corpus]
     if missing:

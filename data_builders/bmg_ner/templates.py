@@ -25,20 +25,14 @@ from typing import Dict, List, Sequence, Tuple
 
 from modeling_kogner.tokenization_kogner import words_of
 
+from ..kg_sources.hetionet import METAEDGE_VERBS
 from .sampling import RelationPair
 from .sanity import find_entity
 
 __all__ = ["TemplateGenerator", "Template", "relation_family", "TEMPLATES", "HETIONET_RELATIONS"]
 
-# Hetionet metaedge abbreviations → relation verb (``../shared/data/kg/hetionet/metaedges.tsv``).
-HETIONET_RELATIONS = {
-    "AdG": "downregulates", "AeG": "expresses", "AuG": "upregulates", "CbG": "binds", "CcSE": "causes",
-    "CdG": "downregulates", "CpD": "palliates", "CrC": "resembles", "CtD": "treats", "CuG": "upregulates",
-    "DaG": "associates", "DdG": "downregulates", "DlA": "localizes", "DpS": "presents", "DrD": "resembles",
-    "DuG": "upregulates", "GcG": "covaries", "GiG": "interacts", "GpBP": "participates",
-    "GpCC": "participates", "GpMF": "participates", "GpPW": "participates", "Gr>G": "regulates",
-    "PCiC": "includes",
-}
+# Hetionet metaedge abbreviations → relation verb: the KG reader's table (one source of truth).
+HETIONET_RELATIONS = METAEDGE_VERBS
 
 # Keyword in the (lower-cased) relation name → family. Order matters: the first hit wins.
 _KEYWORDS: Tuple[Tuple[str, str], ...] = (
