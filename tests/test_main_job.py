@@ -1,0 +1,98 @@
+"""``kogner main``: an interrupted run resumes, re-running finished stages never, and ends with ./kogner + card.
+
+The heavy stages (teacher, corpus, training) are replaced by quick stand-ins that produce the same files
+(a tiny real KoGNER, a tiny real corpus); evaluation, the card and the example prediction run for real.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import kogner_cli
+from _tiny_kogner import build_tiny_kogner
+
+CORPUS = Path(__file__).parent / "fixtures" / "eval" / "bmg_small"
+
+
+class FakeStages:
+    """Stands in for the stage subprocesses; ``fail_at`` makes that stage exit 1 once (an interruption)."""
+
+    def __init__(self, encoder_path: str, fail_at: str | None = None):
+        self.encoder_path, self.fail_at, self.calls = encoder_path, fail_at, []
+
+    def __call__(self, cmd) -> int:
+        cmd = [str(c) for c in cmd]
+        out = Path(cmd[cmd.index("--out" if "--out" in cmd else "--output_dir") + 1]) if ("--out" in cmd or "--output_dir" in cmd) else None
+        kind = ("teacher" if "data_builders.kg_teacher" in cmd else "corpus" if "data_builders.bmg_ner" in cmd
+                else "eval" if cmd[1].endswith("eval.py") else "train")  # fmt: skip
+        if kind == "train":
+            kind += "_b0" if cmd[cmd.index("--dist_loss_weight") + 1] in ("0", "0.0") else "_kg"
+        self.calls.append(kind)
+        if kind == self.fail_at:
+            self.fail_at = None
+            return 1
+        if kind == "teacher":
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "kg_embeddings.safetensors").write_bytes(b"")
+        elif kind == "corpus":
+            shutil.copytree(CORPUS, out, dirs_exist_ok=True)
+            (out / "summary.json").write_text("{}")
+        elif kind.startswith("train"):
+            assert "--kg_embeddings" in cmd if kind == "train_kg" else "--kg_embeddings" not in cmd
+            build_tiny_kogner(self.encoder_path, out)
+        else:
+            import eval as eval_cli
+
+            eval_cli.main(cmd[2:])
+        return 0
+
+
+def run_main(tmp_path, fake, monkeypatch) -> int:
+    monkeypatch.setattr(kogner_cli, "_run", fake)
+    return kogner_cli.main(["main", "--out", str(tmp_path / "runs"), "--final-dir", str(tmp_path / "kogner"), "--max-steps", "4"])
+
+
+def test_interrupted_main_job_resumes_and_publishes(tmp_path, tiny_bert_path, monkeypatch, capsys):
+    first = FakeStages(tiny_bert_path, fail_at="train_b0")
+    assert run_main(tmp_path, first, monkeypatch) == 1
+    assert first.calls == ["teacher", "corpus", "train_kg", "train_b0"]
+    assert not (tmp_path / "kogner").exists()
+
+    second = FakeStages(tiny_bert_path)
+    assert run_main(tmp_path, second, monkeypatch) == 0
+    assert second.calls == ["train_b0", "eval"], "finished stages are not run again"
+    out = capsys.readouterr().out
+    assert out.count("already done") >= 3 and "Example:" in out
+
+    final = tmp_path / "kogner"
+    assert (final / "model.safetensors").is_file() and (final / "README.md").is_file()
+    card = (final / "README.md").read_text()
+    assert "model-index" in card and "KoGNER" in card
+    results = json.loads((tmp_path / "runs" / "eval" / "eval_results.json").read_text())
+    assert set(results["models"]) == {"KoGNER", "GLiNER (ft)"}
+    timings = json.loads((tmp_path / "runs" / "timings.json").read_text())
+    assert set(timings["stages_s"]) == {"train: GLiNER (ft) ablation (b=0)", "evaluate: strict span F1"}
+
+    third = FakeStages(tiny_bert_path)
+    assert run_main(tmp_path, third, monkeypatch) == 0
+    assert third.calls == [], "a finished run re-runs nothing"
+
+
+def test_stage_that_leaves_no_output_is_an_error(tmp_path, tiny_bert_path, monkeypatch):
+    class Silent(FakeStages):
+        def __call__(self, cmd):
+            self.calls.append("x")
+            return 0  # claims success but writes nothing
+
+    assert run_main(tmp_path, Silent(tiny_bert_path), monkeypatch) == 1
+
+
+@pytest.mark.parametrize("argv", [["predict", "--labels", "gene"], ["predict", "--labels", "gene", "--model", "nowhere", "x"]])
+def test_predict_needs_text_and_a_model(argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((SystemExit, OSError)):
+        kogner_cli.main(argv)
