@@ -16,6 +16,16 @@ __all__ = ["plot_f1_per_dataset", "plot_losses", "save_card_plots"]
 LOSS_KEYS = ("loss", "lang_loss", "dist_loss")
 
 
+def _save(fig, path) -> Path:
+    """Write ``fig`` as PNG to ``path`` (folders created) and free it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    _pyplot().close(fig)
+    return path
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -48,12 +58,7 @@ def plot_losses(
     ax.set_title("KoGNER training losses")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_f1_per_dataset(scores: Mapping[str, Mapping[str, float]], path: Union[str, Path]) -> Path:
@@ -74,12 +79,7 @@ def plot_f1_per_dataset(scores: Mapping[str, Mapping[str, float]], path: Union[s
     ax.set_title("F1 per dataset")
     if len(models) > 1:
         ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_card_plots(card_data, save_directory: Union[str, Path]) -> Dict[str, str]:
