@@ -9,7 +9,7 @@ span never materialises its ``d``-wide representation unless training needs it.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,13 +73,19 @@ class SpanMarkerHead(nn.Module):
         self.project_end = projection_ffn(hidden_size, dropout)
         self.out_project = projection_ffn(hidden_size * 2, dropout, hidden_size)
 
-    def hidden(self, words: torch.Tensor, span_idx: torch.Tensor) -> torch.Tensor:
-        """Post-ReLU, post-dropout activations of ``out_project`` for every span: [B, T·w, 4d]."""
-        first = self.out_project[0]
-        d = words.size(-1)
-        # relu(cat([s, e])) @ W.T == relu(s) @ W_s.T + relu(e) @ W_e.T  (per word, not per span)
+    def _endpoints(self, words: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-word halves of ``out_project``'s first layer, [B, T, 4d] each (bias on the start half).
+
+        ``relu(cat([s, e])) @ W.T == relu(s) @ W_s.T + relu(e) @ W_e.T``: computed per word, added per span.
+        """
+        first, d = self.out_project[0], words.size(-1)
         start = F.linear(self.project_start(words).relu(), first.weight[:, :d], first.bias)
         end = F.linear(self.project_end(words).relu(), first.weight[:, d:])
+        return start, end
+
+    def hidden(self, words: torch.Tensor, span_idx: torch.Tensor) -> torch.Tensor:
+        """Post-ReLU, post-dropout activations of ``out_project`` for every span: [B, T·w, 4d]."""
+        start, end = self._endpoints(words)
         gather = lambda x, i: torch.gather(x, 1, i.unsqueeze(-1).expand(-1, -1, x.size(-1)))  # noqa: E731
         pre = gather(start, span_idx[..., 0]) + gather(end, span_idx[..., 1])
         return self.out_project[2](self.out_project[1](pre))
@@ -95,10 +101,9 @@ class SpanMarkerHead(nn.Module):
         activations, so no gather is needed. Spans running past the text score from zero padding (they are
         masked by ``span_mask`` downstream, as in GLiNER where they point at word 0).
         """
-        first, last = self.out_project[0], self.out_project[3]
-        batch, total, d = words.shape
-        start = F.linear(self.project_start(words).relu(), first.weight[:, :d], first.bias)
-        end = F.linear(self.project_end(words).relu(), first.weight[:, d:])
+        last = self.out_project[3]
+        batch, total, _ = words.shape
+        start, end = self._endpoints(words)
         folded = (labels @ last.weight).transpose(1, 2)  # [B, 4d, C]
         bias = labels @ last.bias  # [B, C]
         out = words.new_zeros(batch, total, self.max_width, labels.size(1))
