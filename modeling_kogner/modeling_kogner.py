@@ -299,10 +299,10 @@ class KoGNERModel(KoGNERPreTrainedModel):
 
         with_kg = kg_span_index is not None and kg_embeddings is not None
         span_reps = None
-        if labels is not None or with_kg or output_span_reps:
+        if labels is not None or with_kg or output_span_reps or self.training:
             span_reps = self.span_rep(words, span_idx)
             logits = torch.einsum("bnd,bcd->bnc", span_reps, label_reps)
-        else:  # inference: never materialise s_pq (see layers_kogner.SpanMarkerHead.scores)
+        else:  # eval-mode inference: never materialise s_pq (layers_kogner.SpanMarkerHead.scores has no dropout)
             logits = self.span_rep.scores(words, label_reps)
 
         lang_loss = dist_loss = loss = kg_predictions = kg_targets = None
