@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = "Imatinib inhibits BCR-ABL1 in chronic myeloid leukemia, and BRCA1 mutations raise the risk of breast cancer."
@@ -64,10 +64,13 @@ def predict(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- main job
 class Stage:
-    """One resumable step of the main job: skipped when ``done`` exists."""
+    """One resumable step of the main job: skipped when ``done`` exists.
 
-    def __init__(self, name: str, cmd: List[str], done: Path):
-        self.name, self.cmd, self.done = name, cmd, done
+    ``command`` is called when the stage runs, so it can look at what an interrupted run left (checkpoints).
+    """
+
+    def __init__(self, name: str, command: Callable[[], List[str]], done: Path):
+        self.name, self.command, self.done = name, command, done
 
 
 def _trained(folder: Path) -> bool:
@@ -89,7 +92,7 @@ def _train_cmd(args, corpus: Path, teacher: Path, out: Path, dist_weight: float)
     )  # fmt: skip
     if dist_weight > 0:
         cmd += ["--kg_embeddings", str(teacher)]
-    if (out / "checkpoint-0").exists() or any(out.glob("checkpoint-*")):
+    if any(out.glob("checkpoint-*")):
         cmd += ["--resume_from_checkpoint", "latest"]
     return cmd
 
@@ -108,14 +111,17 @@ def main_job(args: argparse.Namespace) -> int:
     for spec in args.labels:
         eval_cmd += ["--labels", spec]
     stages = [
-        Stage("teacher: Z, Z', Z'' -> H", _python("-m", "data_builders.kg_teacher", "--kg", args.kg, "--out", str(teacher)),
+        Stage("teacher: Z, Z', Z'' -> H",
+              lambda: _python("-m", "data_builders.kg_teacher", "--kg", args.kg, "--out", str(teacher)),
               teacher / "kg_embeddings.safetensors"),
         Stage("corpus: BMG-NER (template generator)",
-              _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
+              lambda: _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
               corpus / "summary.json"),
-        Stage("train: KoGNER (a=0.8, b=0.2)", [], kogner_dir / "model.safetensors"),
-        Stage("train: GLiNER (ft) ablation (b=0)", [], baseline_dir / "model.safetensors"),
-        Stage("evaluate: strict span F1", eval_cmd, eval_dir / "eval_results.json"),
+        Stage("train: KoGNER (a=0.8, b=0.2)", lambda: _train_cmd(args, corpus, teacher, kogner_dir, 0.2),
+              kogner_dir / "model.safetensors"),
+        Stage("train: GLiNER (ft) ablation (b=0)", lambda: _train_cmd(args, corpus, teacher, baseline_dir, 0.0),
+              baseline_dir / "model.safetensors"),
+        Stage("evaluate: strict span F1", lambda: eval_cmd, eval_dir / "eval_results.json"),
     ]  # fmt: skip
     timings: Dict[str, float] = {}
     started = time.time()
@@ -124,13 +130,10 @@ def main_job(args: argparse.Namespace) -> int:
         if stage.done.exists():
             print(f"{header} — already done ({stage.done}), skipped", flush=True)
             continue
-        if stage.name.startswith("train: KoGNER"):
-            stage.cmd = _train_cmd(args, corpus, teacher, kogner_dir, 0.2)
-        elif stage.name.startswith("train: GLiNER"):
-            stage.cmd = _train_cmd(args, corpus, teacher, baseline_dir, 0.0)
-        print(f"{header}\n  $ {' '.join(stage.cmd)}", flush=True)
+        cmd = stage.command()
+        print(f"{header}\n  $ {' '.join(cmd)}", flush=True)
         t0 = time.time()
-        code = _run(stage.cmd)
+        code = _run(cmd)
         timings[stage.name] = round(time.time() - t0, 1)
         if code != 0:
             print(f"[kogner main] stage {number} failed with exit code {code}; fix it and re-run: finished stages are kept",
