@@ -115,9 +115,9 @@ def load_model(path: str, device: Optional[str] = None):
 
     from modeling_kogner import KoGNERModel
 
-    local_looking = path.startswith((".", "/", "~")) or path.count("/") > 1
-    if local_looking and not os.path.isdir(os.path.expanduser(path)):  # "owner/name" is left to the Hub
-        raise SystemExit(f"no KoGNER model at {path!r}: pass --model PATH_OR_REPO_ID or set KOGNER_MODEL")
+    from modeling_kogner.errors_kogner import MODEL_HINT, check_source
+
+    check_source(path, "--model", f"{MODEL_HINT}, or set KOGNER_MODEL")  # "owner/name" is left to the Hub
     model = KoGNERModel.from_pretrained(os.path.expanduser(path))
     return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
 
@@ -136,4 +136,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "app.py")

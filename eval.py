@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from tqdm.auto import tqdm
 
 from metrics.span_f1 import compute_span_f1
+from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, one_line, run_cli
 
 logger = logging.getLogger("kogner.eval")
 
@@ -464,7 +465,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         try:
             results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
         except (ValueError, FileNotFoundError) as err:
-            raise SystemExit(f"eval.py: error: {err}") from None
+            raise KoGNERUserError(one_line(err)) from err
         _write(results, args.output_dir, args.compare_paper)
         return results
     if not args.model or not args.dataset:
@@ -486,8 +487,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             EvalDataset.from_path(name, path, label_maps.get(name), dev_paths.get(name), flat_ner=name not in nested)
             for name, path in dataset_paths.items()
         ]
+        for path in model_paths.values():
+            check_model_source(path, "--model")  # before any model is loaded
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"eval.py: error: {err}") from None
+        raise KoGNERUserError(one_line(err)) from err
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
     _write(results, args.output_dir, args.compare_paper)
@@ -495,4 +498,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "eval.py")

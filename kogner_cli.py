@@ -46,20 +46,58 @@ def _run(cmd: Sequence[str]) -> int:
 
 # ---------------------------------------------------------------------------------------------- predict
 def predict(args: argparse.Namespace) -> int:
-    from modeling_kogner import KoGNERModel
+    from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, read_text_lines
 
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if not labels:
+        raise KoGNERUserError(f"--labels {args.labels!r}: no label; give comma-separated entity types, e.g. --labels gene,disease")
+    if len(set(labels)) != len(labels):
+        raise KoGNERUserError(f"--labels {args.labels!r}: a label is given twice; give each entity type once")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise KoGNERUserError(f"--threshold {args.threshold:g}: a span probability, give a number in [0, 1]")
+    if args.batch_size < 1:
+        raise KoGNERUserError(f"--batch-size {args.batch_size}: give a positive number")
+    if args.file and args.text:
+        raise KoGNERUserError("give a text or --file, not both")
+    if not args.file and not args.text:
+        raise KoGNERUserError("give a text or --file FILE (one text per line)")
+    check_model_source(args.model, "--model")  # before the model's weights are loaded
     if args.file:
-        texts = [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
-    elif args.text:
-        texts = [" ".join(args.text)]
+        lines = read_text_lines(args.file, args.encoding)
+        numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+        if len(numbered) < len(lines):
+            print(f"kogner predict: skipped {len(lines) - len(numbered)} blank line(s) of {args.file}", file=sys.stderr)
+        if not numbered:
+            print(f"kogner predict: {args.file} has no text ({len(lines)} line(s)); nothing written", file=sys.stderr)
+            return 0
     else:
-        raise SystemExit("kogner predict: give a text or --file")
+        numbered = [(None, " ".join(args.text))]
+    from modeling_kogner import KoGNERModel
+
     model = KoGNERModel.from_pretrained(args.model)
+    texts = [text for _, text in numbered]
+    windowed = _windowed(model, texts, labels)
+    if windowed:
+        where = ", ".join(str(numbered[i][0] or "the text") for i in windowed[:10]) + (", …" if len(windowed) > 10 else "")
+        print(f"kogner predict: {len(windowed)} text(s) longer than one encoder window were read in overlapping windows "
+              f"(line {where})", file=sys.stderr)  # fmt: skip
     results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested, batch_size=args.batch_size)
-    for text, entities in zip(texts, results):
-        print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+    for (line, text), entities in zip(numbered, results):
+        record = {"line": line} if line is not None else {}
+        print(json.dumps({**record, "text": text, "entities": entities}, ensure_ascii=False))
     return 0
+
+
+def _windowed(model, texts: Sequence[str], labels: Sequence[str]) -> List[int]:
+    """Indices of the texts the model reads in more than one window (same plan as ``predict_word_spans``)."""
+    from modeling_kogner.decoding_kogner import plan_windows
+    from modeling_kogner.processing_kogner import KoGNERProcessor
+    from modeling_kogner.tokenization_kogner import split_words
+
+    processor, cfg = KoGNERProcessor.from_model(model), model.config
+    budget = processor.max_tokens - processor.prompt_length(list(labels)[: cfg.max_types])
+    counts = processor.word_token_counts([[w for w, _, _ in split_words(t)] for t in texts])
+    return [i for i, c in enumerate(counts) if len(plan_windows(c, budget, cfg.max_len, cfg.window_overlap)) > 1]
 
 
 # ---------------------------------------------------------------------------------------------- main job
@@ -98,6 +136,10 @@ def _train_cmd(args, corpus: Path, teacher: Path, out: Path, dist_weight: float)
 
 
 def main_job(args: argparse.Namespace) -> int:
+    if args.kg != "embedded" and not Path(args.kg).expanduser().exists():
+        from modeling_kogner.errors_kogner import KoGNERUserError
+
+        raise KoGNERUserError(f"--kg {args.kg}: no such file or folder; give 'embedded' or a KG folder/triples file")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
@@ -195,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*")
     p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
     p.add_argument("--labels", required=True, help="comma-separated entity types, e.g. gene,disease")
-    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--file", help="a text file with one text per line (blank lines are skipped)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of --file (default utf-8)")
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--nested", action="store_true", help="allow nested entities")
     p.add_argument("--batch-size", type=int, default=8)
@@ -226,7 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The ``kogner`` command. Without ``argv`` (the console script) user errors print as one line, exit 2."""
+    if argv is None:
+        from modeling_kogner.errors_kogner import run_cli
+
+        run_cli(_main, "kogner", sys.argv[1:])
+    return _main(argv)
+
+
+def _main(argv: Sequence[str]) -> int:
+    argv = list(argv)
     parser = build_parser()
     if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate"):
         target = {"build-teacher": ["-m", "data_builders.kg_teacher"], "build-corpus": ["-m", "data_builders.bmg_ner"],
@@ -237,4 +289,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -270,12 +270,24 @@ def main(argv: Optional[List[str]] = None) -> KGEmbeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from modeling_kogner.errors_kogner import KoGNERUserError, one_line
+
+    from .kg_sources import load_kg_argument
+
     parser = HfArgumentParser(TeacherArguments)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
-    emb = build_teacher(args)
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # TeacherArguments.__post_init__: a bad argument value
+        raise KoGNERUserError(one_line(err)) from err
+    kg = load_kg_argument(args.kg, args.kg_format)  # before --out is created
+    if kg.num_entities == 0:
+        raise KoGNERUserError(f"--kg {args.kg}: the KG has no entities ({kg.report.summary()})")
+    emb = build_teacher(args, kg)
     print(_summary(emb))
     return emb
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "python -m data_builders.kg_teacher", sys.argv[1:])

@@ -23,6 +23,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
 from modeling_kogner import KoGNERModel, KoGNERProcessor
+from modeling_kogner.errors_kogner import KoGNERUserError
 
 from .arguments import KoGNERTrainingArguments
 from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
@@ -57,7 +58,7 @@ def check_columns(dataset, name: str, need_kge: bool) -> None:
             if KG_COLUMN in missing
             else ""
         )
-        raise ValueError(
+        raise KoGNERUserError(
             f"{name} is missing column(s) {missing} (it has {names}). KoGNER trains on word-level examples: "
             "'tokenized_text' (list of words) and 'ner' ([{start, end (inclusive word index), label}]), as built by "
             "`python -m data_builders.bmg_ner` or `data_builders.benchmarks.read_conll`; rename yours with "
@@ -185,7 +186,7 @@ class KoGNERTrainer(Trainer):
         if kg_embeddings is None and collator is not None:
             kg_embeddings = collator.kg_embeddings
         if kg_embeddings is None and not args.kg_embeddings:
-            raise ValueError(
+            raise KoGNERUserError(
                 f"dist_loss_weight={args.dist_loss_weight} needs the teacher's embeddings: pass --kg_embeddings FOLDER "
                 "(built by `python -m data_builders.kg_teacher`) or a loaded KGEmbeddings, or --dist_loss_weight 0 "
                 "for the GLiNER(ft) baseline"
@@ -202,7 +203,7 @@ class KoGNERTrainer(Trainer):
             logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
             model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None)
         elif model.config.kg_embedding_dim != dim:
-            raise ValueError(
+            raise KoGNERUserError(
                 f"the model's distillation target was fitted on H of width {model.config.kg_embedding_dim}, but the "
                 f"teacher table has width {dim}; use the same --kg_embeddings/--kg_blocks as the checkpoint"
             )

@@ -164,31 +164,43 @@ def looks_like_hub_id(name: str) -> bool:
     return not Path(name).parent.is_dir()
 
 
-def check_model_source(name_or_path: Union[str, os.PathLike]) -> str:
-    """Classify what ``from_pretrained`` was given before anything is loaded.
+def check_source(name_or_path: Union[str, os.PathLike], arg: str, hint: str) -> str:
+    """Classify a folder-or-Hub-id argument before anything is loaded: ``"local"`` or ``"hub"``.
 
-    Returns ``"local"`` for an existing folder and ``"hub"`` for an ``owner/name`` id. Anything else looks
-    like a local path (starts with ``/``, ``.`` or ``~``, has no ``/``, or its parent folder exists) and
-    does not exist, or is a file: a :class:`KoGNERUserError` that says so, instead of the Hub's complaint
-    about repo-id characters.
+    ``"local"`` is an existing folder and ``"hub"`` an ``owner/name`` id. Anything else looks like a local
+    path (starts with ``/``, ``.`` or ``~``, has no ``/``, or its parent folder exists) and does not exist,
+    or is a file: a :class:`KoGNERUserError` ``"{arg} {name}: no such folder; {hint}"`` instead of the
+    Hub's complaint about repo-id characters.
     """
     raw = os.fspath(name_or_path)
     path = Path(raw).expanduser()
     if path.is_dir():
         return "local"
     if path.exists():
-        raise KoGNERUserError(f"model {raw}: is a file; give the folder a KoGNER model was saved to (save_pretrained)")
+        raise KoGNERUserError(f"{arg} {raw}: is a file, not a folder; {hint}")
     if isinstance(name_or_path, str) and not raw.startswith(("/", ".", "~")) and looks_like_hub_id(raw):
         return "hub"
-    raise KoGNERUserError(
-        f"model {raw}: no such folder; give the folder a KoGNER model was saved to "
-        "(e.g. ./kogner after `kogner main`) or a Hub id owner/name"
-    )
+    raise KoGNERUserError(f"{arg} {raw}: no such folder; {hint}")
+
+
+MODEL_HINT = "give the folder a KoGNER model was saved to (e.g. ./kogner after `kogner main`) or a Hub id owner/name"
+
+
+def check_model_source(name_or_path: Union[str, os.PathLike], arg: str = "model") -> str:
+    """:func:`check_source` for a saved KoGNER model (``from_pretrained`` calls it; CLIs call it with ``--model``)."""
+    return check_source(name_or_path, arg, MODEL_HINT)
+
+
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def hub_unreachable(err: BaseException) -> bool:
     """Whether a loading error came from not reaching the Hub (offline mode or a connection error)."""
-    offline = any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    offline = any(_truthy(os.environ.get(k)) for k in OFFLINE_ENV)
     seen: List[BaseException] = []
     e: Optional[BaseException] = err
     while e is not None and e not in seen:
@@ -204,21 +216,22 @@ def hub_unreachable(err: BaseException) -> bool:
     )
 
 
-def model_load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException) -> KoGNERUserError:
+def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException, arg: str = "model") -> KoGNERUserError:
     """The :class:`KoGNERUserError` for an ``OSError`` raised while loading ``name_or_path``.
 
-    ``source`` is :func:`check_model_source`'s answer. A Hub id that cannot be fetched because the Hub is
+    ``source`` is :func:`check_source`'s answer. A Hub id that cannot be fetched because the Hub is
     unreachable says so (and that it is not in the local cache) rather than that the repo does not exist.
     """
     raw = os.fspath(name_or_path)
     if source == "hub" and hub_unreachable(err):
+        why = next((f"{k}={os.environ[k]} is set" for k in OFFLINE_ENV if _truthy(os.environ.get(k))), "no connection to it")
         return KoGNERUserError(
-            f"model {raw}: not a local folder, not in the local Hugging Face cache, and the Hub is unreachable "
-            "(HF_HUB_OFFLINE is set or there is no connection); give a local folder, or download it where the Hub can be reached"
+            f"{arg} {raw}: not a local folder and not in the local Hugging Face cache, and the Hub is unreachable "
+            f"({why}); give a local folder, or download the model where the Hub can be reached"
         )
     if source == "hub":
-        return KoGNERUserError(f"model {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
-    return KoGNERUserError(f"model {raw}: not a saved KoGNER model folder: {one_line(err)}")
+        return KoGNERUserError(f"{arg} {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
+    return KoGNERUserError(f"{arg} {raw}: cannot be loaded from this folder: {one_line(err)}")
 
 
 __all__ = [
@@ -230,7 +243,8 @@ __all__ = [
     "require_dir",
     "read_text_lines",
     "looks_like_hub_id",
+    "check_source",
     "check_model_source",
     "hub_unreachable",
-    "model_load_error",
+    "load_error",
 ]

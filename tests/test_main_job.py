@@ -94,5 +94,7 @@ def test_stage_that_leaves_no_output_is_an_error(tmp_path, tiny_bert_path, monke
 @pytest.mark.parametrize("argv", [["predict", "--labels", "gene"], ["predict", "--labels", "gene", "--model", "nowhere", "x"]])
 def test_predict_needs_text_and_a_model(argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises((SystemExit, OSError)):
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    with pytest.raises(KoGNERUserError, match="give a text|--model nowhere: no such folder"):
         kogner_cli.main(argv)
