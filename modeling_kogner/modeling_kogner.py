@@ -25,7 +25,7 @@ from transformers.utils import ModelOutput, logging
 
 from .configuration_kogner import KoGNERConfig
 from .decoding_kogner import Candidate, candidates_from_probs, greedy_decode, owned_starts, plan_windows
-from .errors_kogner import check_model_source, model_load_error
+from .errors_kogner import check_model_source, load_error
 from .layers_kogner import BiLSTMEncoder, SpanMarkerHead, focal_loss_with_logits, projection_ffn, span_indices
 from .processing_kogner import KoGNERProcessor
 from .tokenization_kogner import split_words
@@ -146,7 +146,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
         try:
             model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         except OSError as err:  # not a model folder, not on the Hub, or the Hub unreachable: the user's input
-            raise model_load_error(pretrained_model_name_or_path, source, err) from err
+            raise load_error(pretrained_model_name_or_path, source, err) from err
         if tokenizer is None:
             hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
             # AutoTokenizer reads config.json, whose auto_map points at this very code (already running).
