@@ -110,8 +110,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     train_dataset = corpus[data_args.train_split]
     eval_dataset = corpus[data_args.eval_split] if data_args.eval_split else None
     test_dataset = corpus[data_args.test_split] if data_args.test_split else None
-    entity_types = data_args.entity_types or entity_types_of(corpus.values())
-    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} entity types {entity_types}")
+    # The training type pool (negatives) comes from the training split only; eval adds its own labels.
+    entity_types = data_args.entity_types or entity_types_of([train_dataset])
+    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} training entity types {entity_types}")
 
     model = build_model(model_args)
     trainer = KoGNERTrainer(

@@ -401,11 +401,14 @@ class KoGNERModel(KoGNERPreTrainedModel):
         flat_ner: bool = True,
         multi_label: bool = False,
         batch_size: int = 8,
+        decode: bool = True,
     ) -> List[List[Tuple[int, int, str, float]]]:
         """Entities over pre-split words: per example ``[(start_word, end_word_inclusive, label, score)]``.
 
         Texts longer than one encoder window are chunked with overlap; more than ``config.max_types``
         labels are split into prompt groups; all candidates are merged before greedy decoding.
+        ``decode=False`` returns every span × label candidate above ``threshold`` instead (no greedy
+        decoding), e.g. for threshold-free scores.
         """
         labels = self._check_inference_args(labels, threshold, batch_size)
         processor = KoGNERProcessor.from_model(self)
@@ -440,7 +443,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
                 )  # fmt: skip
         self.train(was_training)
         return [
-            [(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)]
+            [(c.start, c.end, c.label, c.score) for c in (greedy_decode(cands, flat_ner, multi_label) if decode else cands)]
             for cands in candidates
         ]
 
