@@ -140,7 +140,12 @@ class KoGNERModel(KoGNERPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, tokenizer=None, **kwargs):
-        """Load weights (safetensors only), config and the tokenizer saved beside them."""
+        """Load weights (safetensors only), config and the tokenizer saved beside them.
+
+        ``trust_remote_code`` (default False) is the caller's choice and is passed on to the tokenizer as
+        given: a folder whose tokenizer ``auto_map`` names its own code gets that code run only with consent.
+        The saved KoGNER tokenizer is a stock ``transformers`` class and needs no remote code.
+        """
         kwargs.setdefault("use_safetensors", True)
         source = check_model_source(pretrained_model_name_or_path)  # a missing local folder is not a Hub id
         try:
@@ -149,8 +154,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
             raise model_load_error(pretrained_model_name_or_path, source, err) from err
         if tokenizer is None:
             hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
-            # AutoTokenizer reads config.json, whose auto_map points at this very code (already running).
-            hub["trust_remote_code"] = True
+            hub["trust_remote_code"] = bool(kwargs.get("trust_remote_code", False))
             try:
                 tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub)
             except (OSError, ValueError) as err:
