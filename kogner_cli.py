@@ -8,8 +8,9 @@
     kogner evaluate --model kogner --dataset bmg=runs/bmg_ner           # eval.py
     kogner main                                                         # the whole pipeline (README command 1)
 
-``kogner main`` runs teacher → corpus → KoGNER training → the b=0 ablation → evaluation → ``./kogner`` with
-its card → one example prediction. Every stage runs in its own process, prints its wall time, and is
+``kogner main`` runs teacher → corpus → KoGNER training → the b = 0 ablation → evaluation (thresholds chosen
+on each dataset's dev split) → ``./kogner`` with its card → one example prediction. It trains ONE seed:
+an anecdote, not evidence (the controlled multi-seed comparison is ``python -m experiments.distillation``). Every stage runs in its own process, prints its wall time, and is
 skipped on a re-run once it has finished, so an interrupted run resumes where it stopped.
 """
 
@@ -135,6 +136,26 @@ def _train_cmd(args, corpus: Path, teacher: Path, out: Path, dist_weight: float)
     return cmd
 
 
+ABLATION = "b = 0 ablation"  # the same model trained without distillation (not GLiNER (ft): no GLiNER start)
+DEV_NAMES = ("devel.tsv", "dev.tsv", "devel.txt", "dev.txt", "validation.tsv")
+
+
+def _dev_split_of(spec: str, explicit: Sequence[str]) -> str:
+    """``NAME=DEV_PATH`` for a ``--benchmark NAME=PATH``: the ``--dev NAME=...`` given, else a dev file beside it."""
+    name, _, path = spec.partition("=")
+    for item in explicit:
+        if item.partition("=")[0] == name:
+            return item
+    for candidate in DEV_NAMES:
+        sibling = Path(path).with_name(candidate)
+        if sibling.is_file():
+            return f"{name}={sibling}"
+    raise SystemExit(
+        f"kogner main: thresholds are chosen on dev splits, but no dev split of --benchmark {spec} was found "
+        f"(looked for {', '.join(DEV_NAMES)} beside it); pass --dev {name}=PATH"
+    )
+
+
 def main_job(args: argparse.Namespace) -> int:
     if args.kg != "embedded" and not Path(args.kg).expanduser().exists():
         from modeling_kogner.errors_kogner import KoGNERUserError
@@ -143,13 +164,14 @@ def main_job(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
-    kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "gliner_ft", out / "eval"
+    kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "ablation_b0", out / "eval"
     eval_cmd = _python(
-        _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"GLiNER (ft)={baseline_dir}",
-        "--dataset", f"BMG={corpus}", "--output-dir", str(eval_dir), "--batch-size", "16",
+        _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"{ABLATION}={baseline_dir}",
+        "--dataset", f"BMG={corpus}", "--dev", f"BMG={corpus}", "--threshold", "dev",
+        "--output-dir", str(eval_dir), "--batch-size", "16",
     )  # fmt: skip
     for spec in args.benchmark:
-        eval_cmd += ["--dataset", spec]
+        eval_cmd += ["--dataset", spec, "--dev", _dev_split_of(spec, args.dev)]
     for spec in args.labels:
         eval_cmd += ["--labels", spec]
     stages = [
@@ -161,12 +183,14 @@ def main_job(args: argparse.Namespace) -> int:
               corpus / "summary.json"),
         Stage("train: KoGNER (a=0.8, b=0.2)", lambda: _train_cmd(args, corpus, teacher, kogner_dir, 0.2),
               kogner_dir / "model.safetensors"),
-        Stage("train: GLiNER (ft) ablation (b=0)", lambda: _train_cmd(args, corpus, teacher, baseline_dir, 0.0),
+        Stage(f"train: {ABLATION}", lambda: _train_cmd(args, corpus, teacher, baseline_dir, 0.0),
               baseline_dir / "model.safetensors"),
-        Stage("evaluate: strict span F1", lambda: eval_cmd, eval_dir / "eval_results.json"),
+        Stage("evaluate: strict span F1 (dev-split thresholds)", lambda: eval_cmd, eval_dir / "eval_results.json"),
     ]  # fmt: skip
     timings: Dict[str, float] = {}
     started = time.time()
+    print(f"[kogner main] ONE seed ({args.seed}): the KoGNER vs {ABLATION} difference below is one sample, not "
+          "evidence; see `python -m experiments.distillation` for the multi-seed comparison with controls", flush=True)
     for number, stage in enumerate(stages, 1):
         header = f"[kogner main] stage {number}/{len(stages) + 1}: {stage.name}"
         if stage.done.exists():
@@ -264,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH", help="extra eval file (CoNLL/JSONL)")
     p.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label", help="label map of a --benchmark")
+    p.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",
+                   help="dev split of a --benchmark (default: devel.tsv/dev.tsv beside it), for its threshold")
     p.set_defaults(func=main_job)
     return parser
 

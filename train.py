@@ -144,8 +144,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     for split, dataset in corpus.items():  # a missing column is reported before the model is built
         check_columns(dataset, f"{data_args.dataset_name_or_path} [{split}]",
                       need_kge=split == data_args.train_split and training_args.dist_loss_weight > 0)  # fmt: skip
-    entity_types = data_args.entity_types or entity_types_of(corpus.values())
-    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} entity types {entity_types}")
+    # The training type pool (negatives) comes from the training split only; eval adds its own labels.
+    entity_types = data_args.entity_types or entity_types_of([train_dataset])
+    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} training entity types {entity_types}")
 
     model = build_model(model_args)
     trainer = KoGNERTrainer(

@@ -28,6 +28,8 @@ from modeling_kogner.errors_kogner import KoGNERUserError
 from .arguments import KoGNERTrainingArguments
 from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
+from .loss_diagnostics import term_grad_norms
+from .type_sampling import NegativeTypeSampler
 
 logger = logging.get_logger(__name__)
 
@@ -120,7 +122,9 @@ class KoGNERTrainer(Trainer):
         data_collator ([`KoGNERDataCollator`], *optional*): built from the model and datasets when omitted.
         kg_embeddings (`KGEmbeddings`, *optional*): the teacher table; loaded from ``args.kg_embeddings`` when
             omitted and ``dist_loss_weight > 0``. The model's target map is fitted on it if not fitted yet.
-        entity_types (`Sequence[str]`, *optional*): type pool (default: every label of the given datasets).
+        entity_types (`Sequence[str]`, *optional*): training type pool (default: every label of ``train_dataset``;
+            validation/test labels are never sampled as negatives). Evaluation prompts with this pool plus
+            any further label of the eval datasets.
         compute_metrics: defaults to strict span F1 ([`SpanF1Metrics`]).
         Other arguments go to [`~transformers.Trainer`].
     """
@@ -151,17 +155,28 @@ class KoGNERTrainer(Trainer):
         # Loss weights are config fields of the model (saved with it), never forward kwargs.
         model.config.lang_loss_weight = float(args.lang_loss_weight)
         model.config.dist_loss_weight = float(args.dist_loss_weight)
+        for name in ("lang_loss_reduction", "dist_loss_reduction"):
+            if getattr(args, name) is not None:
+                setattr(model.config, name, getattr(args, name))
         kg_embeddings = self._prepare_distillation(model, args, kg_embeddings, data_collator)
 
         if data_collator is None:
-            pool = list(entity_types) if entity_types else entity_types_of([train_dataset, *_as_datasets(eval_dataset)])
+            pool = list(entity_types) if entity_types else entity_types_of([train_dataset])
+            if not pool:  # no training split (evaluation only): the eval labels are the pool
+                pool = entity_types_of(_as_datasets(eval_dataset))
+            sampler = NegativeTypeSampler(
+                pool, model.config.max_types, strategy=args.negative_types, max_neg_type_ratio=args.max_neg_type_ratio,
+                max_negative_types=args.max_negative_types, type_drop_prob=args.type_drop_prob,
+            )  # fmt: skip
             data_collator = KoGNERDataCollator(
                 KoGNERProcessor.from_model(model), pool, kg_embeddings=kg_embeddings,
-                max_negative_types=args.max_negative_types, seed=args.seed,
+                max_negative_types=args.max_negative_types, seed=args.seed, negative_sampler=sampler,
             )  # fmt: skip
         elif not isinstance(data_collator, KoGNERDataCollator):
             raise TypeError(f"data_collator must be a KoGNERDataCollator, got {type(data_collator).__name__}")
-        self.eval_data_collator = data_collator.for_evaluation()
+        eval_types = list(data_collator.entity_types)
+        eval_types += [t for t in entity_types_of(_as_datasets(eval_dataset)) if t not in set(eval_types)]
+        self.eval_data_collator = data_collator.for_evaluation(eval_types)
         if compute_metrics is None:
             compute_metrics = SpanF1Metrics(self.eval_data_collator.entity_types)
         callbacks = [_CollatorEpochCallback(data_collator, self.eval_data_collator), *(callbacks or [])]
@@ -171,6 +186,7 @@ class KoGNERTrainer(Trainer):
         )  # fmt: skip
         self._loss_terms = None
         self._loss_terms_steps = 0
+        self._grad_norms: Dict[str, float] = {}
         if train_dataset is not None and hasattr(train_dataset, "__len__"):
             report = data_collator.scan(train_dataset)
             message = f"train_dataset: {report.summary()}"
@@ -240,7 +256,18 @@ class KoGNERTrainer(Trainer):
             terms = torch.stack([lang, dist, torch.ones_like(lang) if distilled else torch.zeros_like(lang)]).float()
             self._loss_terms = terms if self._loss_terms is None else self._loss_terms + terms
             self._loss_terms_steps += 1
+            if self.args.log_grad_norms and (self.state.global_step + 1) % max(int(self.args.logging_steps), 1) == 0:
+                self._measure_grad_norms(model, outputs)
         return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _measure_grad_norms(self, model, outputs) -> None:
+        """Gradient norm of ``a·L_lang`` and ``b·L_dist`` alone on the encoder (logged with the next ``loss``)."""
+        cfg = self.accelerator.unwrap_model(model).config
+        encoder = [p for n, p in model.named_parameters() if n.removeprefix("module.").startswith(ENCODER_PREFIX)]
+        terms = {"grad_norm_lang": cfg.lang_loss_weight * outputs.lang_loss}
+        if outputs.dist_loss is not None and cfg.dist_loss_weight > 0:
+            terms["grad_norm_dist"] = cfg.dist_loss_weight * outputs.dist_loss
+        self._grad_norms = {k: round(v, 4) for k, v in term_grad_norms(terms, encoder).items()}
 
     def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
         """Adds ``lang_loss``, and with distillation ``dist_loss`` and ``dist_lang_ratio`` = b·L_dist / (a·L_lang)."""
@@ -255,6 +282,8 @@ class KoGNERTrainer(Trainer):
                 ratio = cfg.dist_loss_weight * logs["dist_loss"] / weighted_lang if weighted_lang else float("nan")
                 logs["dist_lang_ratio"] = round(ratio, 4)
             self._loss_terms, self._loss_terms_steps = None, 0
+            logs.update(self._grad_norms)
+            self._grad_norms = {}
         super().log(logs, start_time)
 
     # ------------------------------------------------------------------ optimisation

@@ -140,7 +140,12 @@ class KoGNERModel(KoGNERPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, tokenizer=None, **kwargs):
-        """Load weights (safetensors only), config and the tokenizer saved beside them."""
+        """Load weights (safetensors only), config and the tokenizer saved beside them.
+
+        ``trust_remote_code`` (default False) is the caller's choice and is passed on to the tokenizer as
+        given: a folder whose tokenizer ``auto_map`` names its own code gets that code run only with consent.
+        The saved KoGNER tokenizer is a stock ``transformers`` class and needs no remote code.
+        """
         kwargs.setdefault("use_safetensors", True)
         source = check_model_source(pretrained_model_name_or_path)  # a missing local folder is not a Hub id
         try:
@@ -149,8 +154,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
             raise load_error(pretrained_model_name_or_path, source, err) from err
         if tokenizer is None:
             hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
-            # AutoTokenizer reads config.json, whose auto_map points at this very code (already running).
-            hub["trust_remote_code"] = True
+            hub["trust_remote_code"] = bool(kwargs.get("trust_remote_code", False))
             try:
                 tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub)
             except (OSError, ValueError) as err:
@@ -401,11 +405,14 @@ class KoGNERModel(KoGNERPreTrainedModel):
         flat_ner: bool = True,
         multi_label: bool = False,
         batch_size: int = 8,
+        decode: bool = True,
     ) -> List[List[Tuple[int, int, str, float]]]:
         """Entities over pre-split words: per example ``[(start_word, end_word_inclusive, label, score)]``.
 
         Texts longer than one encoder window are chunked with overlap; more than ``config.max_types``
         labels are split into prompt groups; all candidates are merged before greedy decoding.
+        ``decode=False`` returns every span × label candidate above ``threshold`` instead (no greedy
+        decoding), e.g. for threshold-free scores.
         """
         labels = self._check_inference_args(labels, threshold, batch_size)
         processor = KoGNERProcessor.from_model(self)
@@ -440,7 +447,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
                 )  # fmt: skip
         self.train(was_training)
         return [
-            [(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)]
+            [(c.start, c.end, c.label, c.score) for c in (greedy_decode(cands, flat_ner, multi_label) if decode else cands)]
             for cands in candidates
         ]
 

@@ -27,12 +27,13 @@ class ScriptedModel:
         self.table = {tuple(words): cands for words, cands in table.items()}
         self.calls = []
 
-    def predict_word_spans(self, batch_words, labels, threshold=0.5, flat_ner=True, multi_label=False, batch_size=8):
+    def predict_word_spans(self, batch_words, labels, threshold=0.5, flat_ner=True, multi_label=False, batch_size=8, decode=True):
         self.calls.append((len(batch_words), tuple(labels), threshold, flat_ner))
         out = []
         for words in batch_words:
             cands = [Candidate(s, e, l, sc) for s, e, l, sc in self.table.get(tuple(words), []) if l in labels and sc > threshold]
-            out.append([(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)])
+            kept = greedy_decode(cands, flat_ner, multi_label) if decode else cands
+            out.append([(c.start, c.end, c.label, c.score) for c in kept])
         return out
 
 

@@ -73,9 +73,9 @@ def test_interrupted_main_job_resumes_and_publishes(tmp_path, tiny_bert_path, mo
     card = (final / "README.md").read_text()
     assert "model-index" in card and "KoGNER" in card
     results = json.loads((tmp_path / "runs" / "eval" / "eval_results.json").read_text())
-    assert set(results["models"]) == {"KoGNER", "GLiNER (ft)"}
+    assert set(results["models"]) == {"KoGNER", "b = 0 ablation"}
     timings = json.loads((tmp_path / "runs" / "timings.json").read_text())
-    assert set(timings["stages_s"]) == {"train: GLiNER (ft) ablation (b=0)", "evaluate: strict span F1"}
+    assert set(timings["stages_s"]) == {"train: b = 0 ablation", "evaluate: strict span F1 (dev-split thresholds)"}
 
     third = FakeStages(tiny_bert_path)
     assert run_main(tmp_path, third, monkeypatch) == 0
