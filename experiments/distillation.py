@@ -150,6 +150,10 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
         "load_average": {"before": load_before, "after": _load_average()},
         "provenance": provenance(inputs=inputs),
     }
+    # a grid run from an exported snapshot of a commit (so edits to the checkout cannot change a running grid)
+    # has no git metadata: the exporter names the commit in KOGNER_CODE_COMMIT
+    if result["provenance"].get("commit") is None and os.environ.get("KOGNER_CODE_COMMIT"):
+        result["provenance"].update(commit=os.environ["KOGNER_CODE_COMMIT"], dirty=False, snapshot=str(ROOT))
     result_path.write_text(json.dumps(result) + "\n")
     copy = config.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
     copy.parent.mkdir(parents=True, exist_ok=True)
