@@ -162,3 +162,30 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     capsys.readouterr()
     assert main([str(path)]) == 0  # a re-run trains nothing
     assert "finished earlier" in capsys.readouterr().out
+
+
+def _comparison(b, low, high, dataset="bmg"):
+    return {"a": "full_H", "b": b, "dataset": dataset, "subset": "all", "diff": (low + high) / 2, "ci_low": low, "ci_high": high}
+
+
+def test_kg_effect_needs_both_controls_beaten_and_the_readme_says_so():
+    import importlib.util
+
+    from experiments.aggregate import kg_effect
+
+    verdict = kg_effect([_comparison("permuted", 0.01, 0.05), _comparison("centroid", -0.01, 0.04)])
+    assert verdict["bmg"]["claimed"] is False
+    assert kg_effect([_comparison("permuted", 0.01, 0.05), _comparison("centroid", 0.02, 0.04)])["bmg"]["claimed"] is True
+    assert kg_effect([_comparison("permuted", 0.01, 0.05)])["bmg"]["claimed"] is False  # a missing control is no evidence
+
+    spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    stat = {"mean": 0.5, "sd": None, "n": 1}
+    result = {"name": "distillation", "status": "partial: 2 of 20 runs finished", "finished_seeds": {"b0": [0], "full_H": [0]},
+              "arms": {"b0": {"bmg": {"f1": stat, "pr_auc": stat}}, "full_H": {"bmg": {"f1": stat, "pr_auc": stat}}},
+              "kg_effect": verdict}  # fmt: skip
+    text = "\n".join(render.render_distillation(result))
+    assert "No KG effect is shown" in text and "anecdotes" in text and "50.0" in text
+    readme = f"intro\n{render.START}\nold hand-typed table\n{render.END}\nrest"
+    assert "old hand-typed" not in render.replace_section(readme, "NEW") and render.replace_section(readme, "NEW").endswith("rest")
