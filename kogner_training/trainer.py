@@ -27,6 +27,7 @@ from modeling_kogner import KoGNERModel, KoGNERProcessor
 from .arguments import KoGNERTrainingArguments
 from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
+from .teacher_identity import check_same_teacher, checkpoint_config, record_teacher
 
 logger = logging.get_logger(__name__)
 
@@ -201,12 +202,18 @@ class KoGNERTrainer(Trainer):
         if model.config.kg_embedding_dim == 0:
             logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
             model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None)
-        elif model.config.kg_embedding_dim != dim:
-            raise ValueError(
-                f"the model's distillation target was fitted on H of width {model.config.kg_embedding_dim}, but the "
-                f"teacher table has width {dim}; use the same --kg_embeddings/--kg_blocks as the checkpoint"
-            )
+            record_teacher(model.config, kg_embeddings)
+        else:
+            check_same_teacher(model.config, kg_embeddings)
         return kg_embeddings
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Resume only onto the teacher the checkpoint's target map was fitted on."""
+        fitted = checkpoint_config(resume_from_checkpoint)
+        kg_embeddings = getattr(self.data_collator, "kg_embeddings", None)
+        if fitted is not None and kg_embeddings is not None:
+            check_same_teacher(fitted, kg_embeddings, what=f"the checkpoint {resume_from_checkpoint}")
+        return super()._load_from_checkpoint(resume_from_checkpoint, model)
 
     # ------------------------------------------------------------------ data
     @contextlib.contextmanager
