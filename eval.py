@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from tqdm.auto import tqdm
+from data_builders.progress import progress
 
 from metrics.span_f1 import compute_span_f1
 
@@ -192,7 +192,7 @@ def predict_spans(
     words = dataset["tokenized_text"]
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     out: List[Optional[WordSpans]] = [None] * len(words)
-    for begin in tqdm(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
+    for begin in progress(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
         idx = order[begin : begin + batch_size]
         batch = model.predict_word_spans(
             [list(words[i]) for i in idx],

@@ -27,6 +27,7 @@ from modeling_kogner import KoGNERModel, KoGNERProcessor
 from .arguments import KoGNERTrainingArguments
 from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
+from .step_logger import StepLoggerCallback, use_log_progress
 from .teacher_identity import check_same_teacher, checkpoint_config, record_teacher
 
 logger = logging.get_logger(__name__)
@@ -165,6 +166,8 @@ class KoGNERTrainer(Trainer):
         if compute_metrics is None:
             compute_metrics = SpanF1Metrics(self.eval_data_collator.entity_types)
         callbacks = [_CollatorEpochCallback(data_collator, self.eval_data_collator), *(callbacks or [])]
+        if use_log_progress(args):  # not a terminal: no tqdm bar, one plain line every 30 s instead
+            callbacks.append(StepLoggerCallback())
         super().__init__(
             model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
             eval_dataset=eval_dataset, compute_metrics=compute_metrics, callbacks=callbacks, **kwargs,
