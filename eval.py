@@ -444,6 +444,20 @@ def _load_model(path: str, device: Optional[str]):
     return model.eval()
 
 
+def _provenance(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], dev_paths: Mapping[str, str]) -> Dict[str, Any]:
+    """Commit, command and fingerprints of every local input (a model: its weights and config; a Hub id: none)."""
+    from kogner_training.provenance import provenance
+
+    inputs: Dict[str, Optional[Path]] = {}
+    for name, path in model_paths.items():
+        folder = Path(path)
+        for file in ("model.safetensors", "config.json"):
+            inputs[f"model {name}/{file}"] = folder / file if (folder / file).is_file() else None
+    for kind, paths in (("dataset", dataset_paths), ("dev", dev_paths)):
+        inputs.update({f"{kind} {name}": Path(path) if Path(path).exists() else None for name, path in paths.items()})
+    return provenance(inputs=inputs)
+
+
 def _write(results: Mapping[str, Any], output_dir: str, compare_paper: bool) -> None:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -462,7 +476,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if args.model or args.dataset:
             parser.error("--merge combines earlier results: give no --model/--dataset with it")
         try:
-            results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
+            parts = [json.loads(Path(p).read_text()) for p in args.merge]
+            results = merge_results(parts)
+            results["provenance"] = _provenance({}, {f"results #{k + 1}": p for k, p in enumerate(args.merge)}, {})
+            results["provenance"]["merged"] = [part.get("provenance") for part in parts]
         except (ValueError, FileNotFoundError) as err:
             raise SystemExit(f"eval.py: error: {err}") from None
         _write(results, args.output_dir, args.compare_paper)
@@ -490,6 +507,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         raise SystemExit(f"eval.py: error: {err}") from None
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
+    results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
     _write(results, args.output_dir, args.compare_paper)
     return results
 

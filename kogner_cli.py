@@ -220,7 +220,12 @@ def main_job(args: argparse.Namespace) -> int:
     for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5):
         print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}")
     total = round(time.time() - started, 1)
-    (out / "timings.json").write_text(json.dumps({"stages_s": timings, "total_s": total}, indent=2))
+    from kogner_training.provenance import provenance
+
+    inputs = {"kg": kg["kg"], "teacher": teacher / "kg_embeddings.safetensors", "corpus": corpus,
+              **_model_files(kogner_dir), **_model_files(baseline_dir), "eval_results": eval_dir / "eval_results.json"}  # fmt: skip
+    record = {"stages_s": timings, "total_s": total, "provenance": provenance(inputs=inputs)}
+    (out / "timings.json").write_text(json.dumps(record, indent=2))
     print(f"\n[kogner main] done in {total} s (this run); model at {final}; KoGNERModel.from_pretrained({args.final_dir!r})")
     return 0
 

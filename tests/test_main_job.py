@@ -115,6 +115,8 @@ def test_changed_settings_rerun_that_stage_and_later_ones(tmp_path, tiny_bert_pa
     assert all("--resume_from_checkpoint" not in cmd for cmd in second.train_cmds)
     records = json.loads((tmp_path / "runs" / "stages.json").read_text())
     assert all(r["done"] for r in records.values())
+    made = json.loads((tmp_path / "runs" / "timings.json").read_text())["provenance"]
+    assert "commit" in made and made["inputs"]["corpus"]["sha256"] and made["inputs"]["kogner/model.safetensors"]["sha256"]
 
     third = FakeStages(tiny_bert_path)
     assert run_main(tmp_path, third, monkeypatch, max_steps=3) == 0
