@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from tqdm.auto import tqdm
+from data_builders.progress import progress
 
 from metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
 from metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
@@ -200,7 +200,7 @@ def predict_spans(
     words = dataset["tokenized_text"]
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     out: List[Optional[WordSpans]] = [None] * len(words)
-    for begin in tqdm(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
+    for begin in progress(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
         idx = order[begin : begin + batch_size]
         batch = model.predict_word_spans(
             [list(words[i]) for i in idx],
@@ -458,6 +458,20 @@ def _load_model(path: str, device: Optional[str]):
     return model.eval()
 
 
+def _provenance(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], dev_paths: Mapping[str, str]) -> Dict[str, Any]:
+    """Commit, command and fingerprints of every local input (a model: its weights and config; a Hub id: none)."""
+    from kogner_training.provenance import provenance
+
+    inputs: Dict[str, Optional[Path]] = {}
+    for name, path in model_paths.items():
+        folder = Path(path)
+        for file in ("model.safetensors", "config.json"):
+            inputs[f"model {name}/{file}"] = folder / file if (folder / file).is_file() else None
+    for kind, paths in (("dataset", dataset_paths), ("dev", dev_paths)):
+        inputs.update({f"{kind} {name}": Path(path) if Path(path).exists() else None for name, path in paths.items()})
+    return provenance(inputs=inputs)
+
+
 def _write(results: Mapping[str, Any], output_dir: str, compare_paper: bool) -> None:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -476,7 +490,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if args.model or args.dataset:
             parser.error("--merge combines earlier results: give no --model/--dataset with it")
         try:
-            results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
+            parts = [json.loads(Path(p).read_text()) for p in args.merge]
+            results = merge_results(parts)
+            results["provenance"] = _provenance({}, {f"results #{k + 1}": p for k, p in enumerate(args.merge)}, {})
+            results["provenance"]["merged"] = [part.get("provenance") for part in parts]
         except (ValueError, FileNotFoundError) as err:
             raise KoGNERUserError(one_line(err)) from err
         _write(results, args.output_dir, args.compare_paper)
@@ -516,6 +533,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         raise KoGNERUserError(one_line(err)) from err
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
+    results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
     _write(results, args.output_dir, args.compare_paper)
     return results
 

@@ -123,7 +123,11 @@ def main(argv=None) -> list:
               f"peak RSS {res['max_peak_rss_gb']} GB ({'within' if ok_m else 'OVER'} {TARGET_RSS_GB} GB)", flush=True)
     print(table(results))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        from kogner_training.provenance import provenance
+
+        kgs = {name: REPO / "data_builders" / "embedded" if name == "embedded" else Path(args.hetionet) for name in args.kgs}
+        record = {"results": results, "provenance": provenance(inputs={f"kg {name}": path for name, path in kgs.items()})}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     return results
 
 

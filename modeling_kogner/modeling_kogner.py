@@ -233,6 +233,8 @@ class KoGNERModel(KoGNERPreTrainedModel):
         projection = scale.unsqueeze(1) * top / projected_var.sqrt()
         self.config.kg_embedding_dim = H.size(1)
         self.config.kg_block_dims = block_dims if len(block_dims) > 1 or "H" not in block_dims else {}
+        self.config.kg_blocks = list(self.config.kg_block_dims)  # the column order of H (a JSON dict loses it)
+        self.config.kg_teacher_fingerprint = None  # set by whoever knows the teacher (KoGNERTrainer)
         device = self.kg_span_head[0].weight.device
         self._register_kg_target(H.size(1))
         self.kg_target_mean.copy_(mean.to(device))

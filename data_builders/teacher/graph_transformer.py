@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from ..progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def train_graph_transformer(
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
-        bar = tqdm(train_loader, desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+        bar = progress(train_loader, desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                    disable=not show_progress, total=min(len(train_loader), cfg.max_steps_per_epoch))
         for step, batch in enumerate(bar):
             if step >= cfg.max_steps_per_epoch:
@@ -215,7 +215,7 @@ def train_graph_transformer(
     z_graph = np.zeros_like(features, dtype=np.float32)
     loader = neighbor_loader(data, cfg.num_neighbors, None, eval_bs, False)
     with torch.no_grad():
-        for batch in tqdm(loader, desc="graph transformer (Z') inference", unit="batch", disable=not show_progress):
+        for batch in progress(loader, desc="graph transformer (Z') inference", unit="batch", disable=not show_progress):
             batch = batch.to(device)
             hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
             z_graph[batch.n_id[: batch.batch_size].cpu().numpy()] = hidden.cpu().numpy()

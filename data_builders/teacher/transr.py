@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import torch
 from pykeen.utils import clamp_norm
-from tqdm.auto import tqdm
+from ..progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def train_transr(
     losses: List[float] = []
     t0 = time.time()
     model.train()
-    for _ in tqdm(range(cfg.epochs), desc="TransR (Z'')", unit="epoch", disable=not show_progress):
+    for _ in progress(range(cfg.epochs), desc="TransR (Z'')", unit="epoch", disable=not show_progress):
         epoch_loss = []
         order = torch.randperm(len(train_t), generator=gen)
         for start in range(0, len(order), batch_size):
