@@ -104,6 +104,8 @@ class KoGNERTrainingArguments(TrainingArguments):
             ``meta.json``) whose rows ``H`` are the distillation targets. Needed when ``dist_loss_weight > 0``
             unless a loaded ``KGEmbeddings`` is given to the trainer.
         kg_blocks (`List[str]`): which blocks of ``H = [Z, Z', Z'']`` to use.
+        kg_type_residual (`bool`, defaults to False): distil only what is not entity type: each type's mean row
+            is removed from H before the target map is fitted and from the rows distilled.
         max_negative_types (`int`, defaults to 25): per example, up to this many entity types that do not occur in
             it are sampled from the type pool as negatives (the number is drawn uniformly from 0..max, GLiNER style).
         eval_threshold (`float`, defaults to 0.5): decoding threshold of span probabilities during evaluation.
@@ -130,6 +132,9 @@ class KoGNERTrainingArguments(TrainingArguments):
     kg_embeddings: Optional[str] = field(default=None, metadata={"help": "Teacher folder with H (required if b > 0)."})
     kg_blocks: List[str] = field(
         default_factory=lambda: ["text", "graph", "transr"], metadata={"help": "Blocks of H = [Z, Z', Z''] to use."}
+    )
+    kg_type_residual: bool = field(
+        default=False, metadata={"help": "Remove each entity type's mean row from H (distil what is not type)."}
     )
     max_negative_types: int = field(default=25, metadata={"help": "Most negative entity types sampled per example."})
     eval_threshold: float = field(default=0.5, metadata={"help": "Span probability threshold when evaluating."})
