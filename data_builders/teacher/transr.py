@@ -51,14 +51,14 @@ class TransRConfig:
     embedding_dim: int = 58  # d'' (Table 3: KG Hidden Size)
     relation_dim: int = 58  # k; the TransE warm start copies relation vectors only when k == d''
     scoring_fct_norm: int = 2  # p of the score and of the norm constraints (2: Lin et al.)
-    loss: str = "nssa"  # margin | softplus | nssa (self-adversarial)
-    margin: float = 3.0  # margin ranking: γ of [γ + s⁻ − s⁺]₊; nssa: γ of −log σ(γ + s)
+    loss: str = "margin"  # margin | softplus | nssa (self-adversarial); chosen on validation (bench/teacher.py --losses)
+    margin: float = 1.0  # margin ranking: γ of [γ + s⁻ − s⁺]₊; nssa: γ of −log σ(γ + s)
     adversarial_temperature: float = 1.0  # nssa only
-    num_negs_per_pos: int = 16
-    transe_epochs: int = 20  # 0 = no warm start (random init, M_r = I)
-    epochs: int = 30  # TransR epochs at most (early stopping on validation MRR)
+    num_negs_per_pos: int = 4
+    transe_epochs: int = 10  # 0 = no warm start (random init, M_r = I)
+    epochs: int = 10  # TransR epochs at most (early stopping on validation MRR)
     batch_size: int = 4096
-    lr: float = 0.01
+    lr: float = 0.001  # Adam on the d×k projections: larger steps undo the warm start within an epoch
     transe_lr: float = 0.01
     eval_every: int = 2
     patience: int = 2  # evaluations without a better validation MRR before stopping
