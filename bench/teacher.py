@@ -230,6 +230,8 @@ def main(argv=None) -> dict:
 
     from kogner_training.provenance import provenance
 
+    inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs else {}
+    record = provenance(inputs=inputs)  # at the start: the code that runs, even if the checkout changes meanwhile
     runs, selection = [], None
     if args.losses:
         selection = loss_selection("embedded", None, Path(args.out), args.losses, args.extra)
@@ -239,8 +241,8 @@ def main(argv=None) -> dict:
         runs.append(res)
         print(f"{name}: total {res['total_wall_seconds']} s wall, {res['total_cpu_seconds']} s CPU, peak RSS "
               f"{res['max_peak_rss_gb']} GB (targets {TARGET_SECONDS} s, {TARGET_RSS_GB} GB)", flush=True)
-    inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs else {}
-    results = {"runs": runs, "loss_selection": selection, "provenance": provenance(inputs=inputs)}
+    record["load_average_end"] = list(os.getloadavg())
+    results = {"runs": runs, "loss_selection": selection, "provenance": record}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
