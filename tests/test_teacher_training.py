@@ -136,3 +136,32 @@ def test_fit_kg_target_records_type_share_and_type_residual_removes_it(tiny_bert
     assert tv["target"] < 1e-6 and max(tv["per_block"].values()) < 1e-6
     with pytest.raises(ValueError, match="type_residual=True needs entity_types"):
         model.fit_kg_target(H, type_residual=True)
+
+
+def test_trainer_serves_type_residual_rows(tiny_bert_path):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from data_builders.teacher.embeddings import KGEmbeddings
+    from kogner_training.trainer import KoGNERTrainer
+    from modeling_kogner import KoGNERModel
+
+    rng = np.random.default_rng(1)
+    types = ["Gene"] * 10 + ["Drug"] * 10
+    entities = pd.DataFrame({"id": [f"e{i}" for i in range(20)], "type": types, "name": [f"n{i}" for i in range(20)],
+                             "aliases": [[] for _ in range(20)]})
+    blocks = {"text": torch.tensor(rng.normal(size=(20, 6)) + np.repeat([[5.0], [-5.0]], 10, 0), dtype=torch.float32),
+              "transr": torch.tensor(rng.normal(size=(20, 4)), dtype=torch.float32)}
+    emb = KGEmbeddings(blocks, entities)
+    raw = emb.matrix.clone()
+    model = KoGNERModel.from_encoder(tiny_bert_path, hidden_size=32, max_span_width=4, kg_hidden_size=6, dropout=0.0)
+    args = SimpleNamespace(dist_loss_weight=0.2, kg_embeddings=None, kg_blocks=["text", "transr"], kg_type_residual=True)
+    out = KoGNERTrainer._prepare_distillation(model, args, emb, None)
+    assert out is emb and model.config.kg_type_residual
+    genes = torch.arange(20) < 10
+    assert emb.matrix[genes].mean(0).abs().max() < 1e-5 and emb.matrix[~genes].mean(0).abs().max() < 1e-5
+    shift = raw - emb.matrix  # each type's mean row, the same for every member of the type
+    assert torch.allclose(shift[genes], raw[genes].mean(0).expand(10, -1), atol=1e-5)
+    again = KoGNERTrainer._prepare_distillation(model, args, emb, None)  # already residual: not removed twice
+    assert torch.equal(again.matrix, emb.matrix)
