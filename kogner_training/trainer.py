@@ -219,12 +219,21 @@ class KoGNERTrainer(Trainer):
             raise ValueError("dist_loss_weight > 0 but the given data_collator has no kg_embeddings")
         model.kg_span_head.requires_grad_(True)
         dim = int(kg_embeddings.matrix.size(-1))
+        entities = getattr(kg_embeddings, "entities", None)
+        types = entities["type"].astype(str).tolist() if entities is not None and "type" in entities else None
         if model.config.kg_embedding_dim == 0:
             logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
-            model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None)
+            model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None,
+                                entity_types=types, type_residual=args.kg_type_residual)
+            logger.info(f"share of variance explained by entity type: {model.config.kg_target_type_variance}")
             record_teacher(model.config, kg_embeddings)
         else:
             check_same_teacher(model.config, kg_embeddings)
+        if model.config.kg_type_residual and not getattr(kg_embeddings, "type_residual", False):
+            from modeling_kogner.modeling_kogner import remove_type_means
+
+            kg_embeddings.matrix = remove_type_means(kg_embeddings.matrix, types)  # the rows the collator serves
+            kg_embeddings.type_residual = True
         return kg_embeddings
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):

@@ -204,13 +204,24 @@ class KoGNERModel(KoGNERPreTrainedModel):
         self.register_buffer("kg_target_projection", torch.zeros(dim, self.config.kg_hidden_size))
 
     @torch.no_grad()
-    def fit_kg_target(self, embeddings: torch.Tensor, block_dims: Optional[Dict[str, int]] = None, max_rows: int = 100_000) -> None:
+    def fit_kg_target(
+        self,
+        embeddings: torch.Tensor,
+        block_dims: Optional[Dict[str, int]] = None,
+        max_rows: int = 100_000,
+        entity_types: Optional[Sequence] = None,
+        type_residual: bool = False,
+    ) -> None:
         """Fix ``MLP_dist`` of eq. 6 as a frozen linear map from teacher rows H to ``kg_hidden_size``.
 
         Each column of H is standardised, each block ``[Z, Z', Z'']`` is scaled by ``1/sqrt(width)`` so the
         three blocks weigh the same whatever their widths, and the result is projected on its top
         ``kg_hidden_size`` principal components, scaled to unit average variance. The target is frozen, so
         ``L_dist`` cannot be driven to zero by shrinking both heads (the collapse two trainable MLPs allow).
+
+        With ``entity_types`` (one per row of H), ``config.kg_target_type_variance`` records the fraction of
+        variance explained by type per standardised block and of the target. ``type_residual=True`` fits
+        the map on ``remove_type_means(H, entity_types)``; the caller then distils those residual rows.
         """
         H = embeddings.detach().float().cpu()
         if H.ndim != 2 or H.size(0) < 2:
@@ -218,8 +229,16 @@ class KoGNERModel(KoGNERPreTrainedModel):
         block_dims = dict(block_dims) if block_dims else {"H": H.size(1)}
         if sum(block_dims.values()) != H.size(1):
             raise ValueError(f"block_dims {block_dims} sum to {sum(block_dims.values())}, but H has {H.size(1)} columns")
+        if entity_types is not None and len(entity_types) != H.size(0):
+            raise ValueError(f"entity_types has {len(entity_types)} entries for the {H.size(0)} rows of H")
+        if type_residual and entity_types is None:
+            raise ValueError("type_residual=True needs entity_types (one type per row of H, e.g. entities.parquet 'type')")
+        codes = _type_codes(entity_types) if entity_types is not None else None
+        if type_residual:
+            H = remove_type_means(H, entity_types)
         if H.size(0) > max_rows:
-            H = H[torch.randperm(H.size(0), generator=torch.Generator().manual_seed(0))[:max_rows]]
+            keep = torch.randperm(H.size(0), generator=torch.Generator().manual_seed(0))[:max_rows]
+            H, codes = H[keep], (codes[keep] if codes is not None else None)
         mean, std = H.mean(0), H.std(0).clamp_min(1e-6)
         weights = torch.cat([torch.full((d,), d**-0.5) for d in block_dims.values()])
         scale = weights / std
@@ -235,6 +254,14 @@ class KoGNERModel(KoGNERPreTrainedModel):
         self.config.kg_block_dims = block_dims if len(block_dims) > 1 or "H" not in block_dims else {}
         self.config.kg_blocks = list(self.config.kg_block_dims)  # the column order of H (a JSON dict loses it)
         self.config.kg_teacher_fingerprint = None  # set by whoever knows the teacher (KoGNERTrainer)
+        self.config.kg_type_residual = bool(type_residual)
+        if codes is not None:
+            bounds = torch.cumsum(torch.tensor([0, *block_dims.values()]), 0).tolist()
+            self.config.kg_target_type_variance = {
+                "per_block": {b: type_variance_fraction(X[:, s:e], codes) for b, s, e in zip(block_dims, bounds, bounds[1:])},
+                "target": type_variance_fraction(X @ top, codes),
+                "type_residual": bool(type_residual),
+            }
         device = self.kg_span_head[0].weight.device
         self._register_kg_target(H.size(1))
         self.kg_target_mean.copy_(mean.to(device))
@@ -488,3 +515,30 @@ class KoGNERModel(KoGNERPreTrainedModel):
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label)[0]
+
+
+def _type_codes(entity_types: Sequence) -> torch.Tensor:
+    """Integer codes [M] of any sequence of type labels (names or ints)."""
+    index: Dict[object, int] = {}
+    return torch.tensor([index.setdefault(t, len(index)) for t in entity_types], dtype=torch.long)
+
+
+def type_variance_fraction(x: torch.Tensor, codes: torch.Tensor) -> float:
+    """Share of the total variance of ``x`` [M, d] explained by the means of the groups ``codes`` [M]."""
+    centred = x.double() - x.double().mean(0)
+    total = float(centred.pow(2).sum())
+    if total <= 0:
+        return 0.0
+    sums = torch.zeros(int(codes.max()) + 1, x.size(1), dtype=torch.double).index_add_(0, codes, centred)
+    counts = torch.bincount(codes, minlength=sums.size(0)).clamp_min(1).double()
+    return float((sums.pow(2).sum(1) / counts).sum()) / total
+
+
+def remove_type_means(embeddings: torch.Tensor, entity_types: Sequence) -> torch.Tensor:
+    """``H`` [M, r] minus the mean row of each entity type (every column, hence every block, has type means 0)."""
+    codes = _type_codes(entity_types).to(embeddings.device)
+    H = embeddings.float()
+    sums = torch.zeros(int(codes.max()) + 1, H.size(1), dtype=H.dtype, device=H.device).index_add_(0, codes, H)
+    counts = torch.bincount(codes, minlength=sums.size(0)).clamp_min(1).to(H.dtype).unsqueeze(1)
+    return H - (sums / counts)[codes]
+
