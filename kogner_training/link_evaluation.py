@@ -12,7 +12,7 @@ one rendering drawn per mention (seeded) among those that change the string. Men
 occurs in the training split are dropped (BMG's test entities are disjoint by construction; the count
 is reported). A mention is *ambiguous* when its rendered surface form's :func:`name_key` is a name or
 alias of two or more KG entities of types compatible with its label: type cannot decide, only context
-and KG knowledge can.
+and KG knowledge can (``ambiguous_any_type``: two or more entities of any type, which the type mask may settle).
 
 :func:`evaluate_linking` reports, given the gold span, accuracy@1 and @10 overall and on the ambiguous
 subset for every signal alone and the combinations, next to an exact-alias baseline that breaks ties by
@@ -64,6 +64,7 @@ class LinkMention:
     surface: str
     rendering: str
     ambiguous: bool = False
+    ambiguous_any_type: bool = False
 
 
 def variants(name: str) -> Dict[str, str]:
@@ -135,7 +136,9 @@ def build_linking_set(split, index: KGIndex, seed: int = 0, exclude_ids: Sequenc
     for i, m in enumerate(mentions):
         hit = index.keys.get(name_key(m.surface))
         m.ambiguous = hit is not None and int(mask[i, hit[0]].sum()) >= 2
-    report.update(sentences=len(sentences), mentions=len(mentions), ambiguous=sum(m.ambiguous for m in mentions))
+        m.ambiguous_any_type = hit is not None and len(hit[0]) >= 2
+    report.update(sentences=len(sentences), mentions=len(mentions), ambiguous=sum(m.ambiguous for m in mentions),
+                  ambiguous_any_type=sum(m.ambiguous_any_type for m in mentions))
     return sentences, gold, mentions, report
 
 
@@ -172,9 +175,10 @@ def bootstrap_ci(values: np.ndarray, seed: int = 0, n: int = 1000) -> Tuple[floa
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def _summary(hits: Dict[int, np.ndarray], ambiguous: np.ndarray) -> Dict:
+def _summary(hits: Dict[int, np.ndarray], ambiguous: np.ndarray, ambiguous_any: np.ndarray) -> Dict:
     out = {}
-    for subset, sel in (("overall", np.ones_like(ambiguous, dtype=bool)), ("ambiguous", ambiguous)):
+    for subset, sel in (("overall", np.ones_like(ambiguous, dtype=bool)), ("ambiguous", ambiguous),
+                        ("ambiguous_any_type", ambiguous_any)):  # fmt: skip
         row = {"n": int(sel.sum())}
         for k, h in hits.items():
             row[f"acc@{k}"] = round(float(h[sel].mean()), 4) if sel.any() else None
@@ -198,12 +202,13 @@ def choose_threshold(index: KGIndex, scores, mask, gold_rows, config: str, confi
 def gold_span_results(index, scores, mask, mentions: Sequence[LinkMention], thresholds: Dict[str, float], configs) -> Dict:
     gold_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
     ambiguous = np.array([m.ambiguous for m in mentions], dtype=bool)
+    ambiguous_any = np.array([m.ambiguous_any_type for m in mentions], dtype=bool)
     out = {}
     for config in ["baseline", *configs]:
         if config != "baseline" and not set(configs[config]) <= set(scores):
             continue
         ranked = rank_mentions(index, scores, mask, config, configs)
-        res = _summary(accuracy_at(ranked, gold_rows), ambiguous)
+        res = _summary(accuracy_at(ranked, gold_rows), ambiguous, ambiguous_any)
         if config in thresholds:
             t = thresholds[config]
             nil = ranked.scatter(1, gold_rows.unsqueeze(1), float("-inf")).max(1).values

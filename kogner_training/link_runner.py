@@ -64,17 +64,18 @@ def results_to_markdown(results: Mapping[str, Any]) -> str:
                 test = res["linking_set"]["test"]
                 lines += [f"### {dataset} — {model}: linking given the gold span (test, {test['mentions']} mentions, "
                           f"{test['ambiguous']} ambiguous)", "",
-                          "| scorer | acc@1 | acc@10 | ambiguous acc@1 | ambiguous acc@10 | None when gold removed | end-to-end F1 |",
-                          "|---|---|---|---|---|---|---|"]  # fmt: skip
+                          "| scorer | acc@1 [95% CI] | acc@10 | ambiguous acc@1 [95% CI] | ambiguous acc@10 | "
+                          f"any-type ambiguous acc@1 ({test['ambiguous_any_type']}) | None when gold removed | end-to-end F1 |",
+                          "|---|---|---|---|---|---|---|---|"]  # fmt: skip
                 e2e = res.get("end_to_end", {})
                 for config, row in res["gold_span"].items():
                     if config == "by_rendering":
                         continue
-                    o, a = row["overall"], row["ambiguous"]
-                    ci = o.get("acc@1_ci95") or [None, None]
+                    o, a, x = row["overall"], row["ambiguous"], row["ambiguous_any_type"]
+                    ci, aci = o.get("acc@1_ci95") or [None, None], a.get("acc@1_ci95") or [None, None]
                     lines.append(f"| {config} | {_pct(o['acc@1'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(o['acc@10'])} | "
-                                 f"{_pct(a['acc@1'])} | {_pct(a['acc@10'])} | {_pct(row.get('nil_correct'))} | "
-                                 f"{_pct(e2e.get(config, {}).get('f1'))} |")  # fmt: skip
+                                 f"{_pct(a['acc@1'])} [{_pct(aci[0])}, {_pct(aci[1])}] | {_pct(a['acc@10'])} | {_pct(x['acc@1'])} | "
+                                 f"{_pct(row.get('nil_correct'))} | {_pct(e2e.get(config, {}).get('f1'))} |")  # fmt: skip
                 if e2e:
                     lines += ["", f"End-to-end: predicted spans (span + label only F1 {_pct(e2e['span_only']['f1'])}) linked "
                                   "by each scorer; a tuple counts when span, label and id all match the gold."]  # fmt: skip
