@@ -443,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine eval_results.json files of earlier runs into one table (no model is run)")
+    parser.add_argument("--link", action="store_true",
+                        help="entity linking instead of NER (kogner_training.link_runner): link_results.json/.md")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -531,6 +533,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             check_model_source(path, "--model")  # before any model is loaded
     except (ValueError, FileNotFoundError) as err:
         raise KoGNERUserError(one_line(err)) from err
+    if args.link:
+        from kogner_training.link_runner import run_link_evaluation
+
+        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
     results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)

@@ -6,11 +6,12 @@
     kogner build-corpus --kg embedded --out runs/bmg_ner               # data_builders.bmg_ner
     kogner train --dataset_name_or_path runs/bmg_ner ...                # train.py
     kogner evaluate --model kogner --dataset bmg=runs/bmg_ner           # eval.py
+    kogner build-kg-index --kg-embeddings runs/kg_embeddings --model kogner   # kogner_training.build_kg_index
     kogner main                                                         # the whole pipeline (README command 1)
 
-``kogner main`` runs teacher → corpus → KoGNER training → the b = 0 ablation → evaluation (thresholds chosen
-on each dataset's dev split) → ``./kogner`` with its card → one example prediction. It trains ONE seed:
-an anecdote, not evidence (the controlled multi-seed comparison is ``python -m experiments.distillation``).
+``kogner main`` runs teacher → corpus → KoGNER training → its KG index → the b = 0 ablation → evaluation
+(thresholds chosen on each dataset's dev split) → ``./kogner`` with its card → one example prediction. It trains
+ONE seed: an anecdote, not evidence (the controlled multi-seed comparison is ``python -m experiments.distillation``).
 Every stage runs in its own process, prints its wall time, and is skipped on a re-run once it has finished
 with the same fingerprint (command + input contents, kept in ``OUT/stages.json``), so an interrupted run
 resumes where it stopped and a changed setting reruns that stage and every stage after it.
@@ -85,7 +86,8 @@ def predict(args: argparse.Namespace) -> int:
         where = ", ".join(str(numbered[i][0] or "the text") for i in windowed[:10]) + (", …" if len(windowed) > 10 else "")
         print(f"kogner predict: {len(windowed)} text(s) longer than one encoder window were read in overlapping windows "
               f"(line {where})", file=sys.stderr)  # fmt: skip
-    results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested, batch_size=args.batch_size)
+    results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested,
+                                           batch_size=args.batch_size, link=args.link, top_k=args.top_k)
     for (line, text), entities in zip(numbered, results):
         record = {"line": line} if line is not None else {}
         print(json.dumps({**record, "text": text, "entities": entities}, ensure_ascii=False))
@@ -228,6 +230,10 @@ def main_job(args: argparse.Namespace) -> int:
               _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
               corpus, corpus / "summary.json", kg),
         _train_stage(args, "train: KoGNER (a=0.8, b=0.2)", corpus, teacher, kogner_dir, 0.2),
+        Stage("link: KG index of the model (kg_index/)",
+              _python("-m", "kogner_training.build_kg_index", "--kg-embeddings", str(teacher), "--model", str(kogner_dir)),
+              kogner_dir / "kg_index", kogner_dir / "kg_index" / "index_config.json",
+              {"teacher": teacher / "kg_embeddings.safetensors", **_model_files(kogner_dir)}),
         _train_stage(args, f"train: {ABLATION}", corpus, teacher, baseline_dir, 0.0),
         Stage("evaluate: strict span F1 (dev-split thresholds)", eval_cmd, eval_dir, eval_dir / "eval_results.json",
               eval_inputs),
@@ -286,8 +292,8 @@ def main_job(args: argparse.Namespace) -> int:
     model = KoGNERModel.from_pretrained(final)
     labels = ["drug", "gene", "disease"]
     print(f"Example: {EXAMPLE}\nLabels: {labels}")
-    for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5):
-        print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}")
+    for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5, link=model.kg_index is not None):
+        print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}  {ent.get('kg_id') or ''}")
     total = round(time.time() - started, 1)
     from kogner_training.provenance import provenance
 
@@ -337,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--nested", action="store_true", help="allow nested entities")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--link", action="store_true", help="add KG ids from the model's kg_index/ (kg_id, kg_name, ...)")
+    p.add_argument("--top-k", type=int, default=1, help="with --link: also list this many kg_candidates")
     p.set_defaults(func=predict)
 
     for name, target, help_text in (
@@ -344,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("build-corpus", ["-m", "data_builders.bmg_ner"], "BMG-NER corpus (data_builders.bmg_ner)"),
         ("train", ["train.py"], "distillation training (train.py)"),
         ("evaluate", ["eval.py"], "strict span F1, Table-2 layout (eval.py)"),
+        ("build-kg-index", ["-m", "kogner_training.build_kg_index"], "KG index for linking (kogner_training.build_kg_index)"),
     ):
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.set_defaults(func=None, target=target)
@@ -377,9 +386,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv: Sequence[str]) -> int:
     argv = list(argv)
     parser = build_parser()
-    if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate"):
+    if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate", "build-kg-index"):
         target = {"build-teacher": ["-m", "data_builders.kg_teacher"], "build-corpus": ["-m", "data_builders.bmg_ner"],
-                  "train": [_script("train.py")], "evaluate": [_script("eval.py")]}[argv[0]]  # fmt: skip
+                  "train": [_script("train.py")], "evaluate": [_script("eval.py")],
+                  "build-kg-index": ["-m", "kogner_training.build_kg_index"]}[argv[0]]  # fmt: skip
         return subprocess.call(_python(*target, *argv[1:]))
     args = parser.parse_args(argv)
     return args.func(args)

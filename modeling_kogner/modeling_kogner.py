@@ -14,6 +14,7 @@ Forward pass (shapes with B examples, L sub-tokens, T words, w = max span width,
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -110,6 +111,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
         )
         self._register_kg_target(config.kg_embedding_dim)
         self.tokenizer = None
+        self.kg_index = None  # linking_kogner.KGIndex: loaded from kg_index/ by from_pretrained, used by link=True
         self.post_init()
 
     # ------------------------------------------------------------------ construction and I/O
@@ -160,6 +162,10 @@ class KoGNERModel(KoGNERPreTrainedModel):
             except (OSError, ValueError) as err:
                 logger.warning(f"no tokenizer loaded from {pretrained_model_name_or_path}: {err}")
         model.tokenizer = tokenizer
+        from .linking_kogner import load_kg_index
+
+        hub.pop("trust_remote_code")
+        model.kg_index = load_kg_index(pretrained_model_name_or_path, **hub)
         return model
 
     @classmethod
@@ -196,6 +202,10 @@ class KoGNERModel(KoGNERPreTrainedModel):
         super().save_pretrained(save_directory, *args, **kwargs)
         if self.tokenizer is not None and kwargs.get("is_main_process", True):
             self.tokenizer.save_pretrained(save_directory)
+        if self.kg_index is not None and kwargs.get("is_main_process", True):
+            from .linking_kogner import KG_INDEX_DIR
+
+            self.kg_index.save(os.path.join(save_directory, KG_INDEX_DIR))
 
     # ------------------------------------------------------------------ KG distillation target
     def _register_kg_target(self, dim: int) -> None:
@@ -488,8 +498,15 @@ class KoGNERModel(KoGNERPreTrainedModel):
         flat_ner: bool = True,
         multi_label: bool = False,
         batch_size: int = 8,
+        link: bool = False,
+        top_k: int = 1,
     ) -> List[List[Dict]]:
-        """Entities of raw texts: per text ``[{"start", "end", "text", "label", "score"}]`` (character offsets)."""
+        """Entities of raw texts: per text ``[{"start", "end", "text", "label", "score"}]`` (character offsets).
+
+        With ``link=True`` each entity also gets ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score`` from the
+        model's KG index (``None`` below its threshold), and ``kg_candidates`` when ``top_k > 1``
+        (:mod:`.linking_kogner`).
+        """
         if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
             raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
         for k, text in enumerate(texts):
@@ -506,15 +523,24 @@ class KoGNERModel(KoGNERPreTrainedModel):
                 char_start, char_end = split[start][1], split[end][2]
                 out.append({"start": char_start, "end": char_end, "text": text[char_start:char_end], "label": label, "score": score})
             results.append(out)
+        if link:
+            from .linking_kogner import link_predictions
+
+            links = link_predictions(self, [[w for w, _, _ in s] for s in splits], spans, labels, top_k=top_k)
+            for out, text_links in zip(results, links):
+                for entity, kg in zip(out, text_links):
+                    entity.update(kg)
         return results
 
     def predict_entities(
-        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False
+        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False,
+        link: bool = False, top_k: int = 1,
     ) -> List[Dict]:
-        """Entities of one text: ``[{"start", "end", "text", "label", "score"}]`` with ``text[start:end]``."""
+        """Entities of one text: ``[{"start", "end", "text", "label", "score"}]`` with ``text[start:end]``
+        (+ ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score`` with ``link=True``; see ``batch_predict_entities``)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label)[0]
+        return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label, link=link, top_k=top_k)[0]
 
 
 def _type_codes(entity_types: Sequence) -> torch.Tensor:

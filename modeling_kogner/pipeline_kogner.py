@@ -18,13 +18,14 @@ __all__ = ["KoGNERPipeline"]
 
 class KoGNERPipeline(Pipeline):
     """Runs [`KoGNERModel.predict_entities`]; arguments: ``labels`` (required), ``threshold``, ``flat_ner``,
-    ``multi_label``."""
+    ``multi_label``, ``link`` and ``top_k`` (KG ids: ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score``)."""
 
-    def _sanitize_parameters(self, labels=None, threshold=None, flat_ner=None, multi_label=None, **kwargs):
+    def _sanitize_parameters(self, labels=None, threshold=None, flat_ner=None, multi_label=None, link=None, top_k=None, **kwargs):
         forward = {}
         if labels is not None:
             forward["labels"] = [labels] if isinstance(labels, str) else list(labels)
-        for name, value in (("threshold", threshold), ("flat_ner", flat_ner), ("multi_label", multi_label)):
+        for name, value in (("threshold", threshold), ("flat_ner", flat_ner), ("multi_label", multi_label),
+                            ("link", link), ("top_k", top_k)):  # fmt: skip
             if value is not None:
                 forward[name] = value
         return {}, forward, {}
@@ -44,6 +45,7 @@ class KoGNERPipeline(Pipeline):
 
     def postprocess(self, model_outputs: Dict[str, Any]) -> List[Dict[str, Any]]:
         return [
-            {"entity_group": e["label"], "score": float(e["score"]), "word": e["text"], "start": e["start"], "end": e["end"]}
+            {"entity_group": e["label"], "score": float(e["score"]), "word": e["text"], "start": e["start"], "end": e["end"],
+             **{k: v for k, v in e.items() if k.startswith("kg_")}}
             for e in model_outputs["entities"]
         ]

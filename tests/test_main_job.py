@@ -28,6 +28,7 @@ class FakeStages:
         cmd = [str(c) for c in cmd]
         out = Path(cmd[cmd.index("--out" if "--out" in cmd else "--output_dir") + 1]) if ("--out" in cmd or "--output_dir" in cmd) else None
         kind = ("teacher" if "data_builders.kg_teacher" in cmd else "corpus" if "data_builders.bmg_ner" in cmd
+                else "kg_index" if "kogner_training.build_kg_index" in cmd
                 else "eval" if cmd[1].endswith("eval.py") else "train")  # fmt: skip
         if kind == "train":
             kind += "_b0" if cmd[cmd.index("--dist_loss_weight") + 1] in ("0", "0.0") else "_kg"
@@ -41,6 +42,10 @@ class FakeStages:
         elif kind == "corpus":
             shutil.copytree(CORPUS, out, dirs_exist_ok=True)
             (out / "summary.json").write_text("{}")
+        elif kind == "kg_index":
+            from modeling_kogner.linking_kogner import KGIndex
+
+            KGIndex(["Gene::672"], ["Gene"], ["BRCA1"], [["BRCC1"]], {}, [3]).save(Path(cmd[cmd.index("--model") + 1]) / "kg_index")
         elif kind.startswith("train"):
             assert "--kg_embeddings" in cmd if kind == "train_kg" else "--kg_embeddings" not in cmd
             build_tiny_kogner(self.encoder_path, out)
@@ -60,7 +65,7 @@ def run_main(tmp_path, fake, monkeypatch, max_steps: int = 4) -> int:
 def test_interrupted_main_job_resumes_and_publishes(tmp_path, tiny_bert_path, monkeypatch, capsys):
     first = FakeStages(tiny_bert_path, fail_at="train_b0")
     assert run_main(tmp_path, first, monkeypatch) == 1
-    assert first.calls == ["teacher", "corpus", "train_kg", "train_b0"]
+    assert first.calls == ["teacher", "corpus", "train_kg", "kg_index", "train_b0"]
     assert not (tmp_path / "kogner").exists()
 
     second = FakeStages(tiny_bert_path)
