@@ -113,7 +113,7 @@ def test_changed_settings_rerun_that_stage_and_later_ones(tmp_path, tiny_bert_pa
 
     second = RecordingStages(tiny_bert_path)
     assert run_main(tmp_path, second, monkeypatch, max_steps=3) == 0
-    assert second.calls == ["train_kg", "train_b0", "eval"], "teacher and corpus are unchanged; training and later rerun"
+    assert second.calls == ["train_kg", "kg_index", "train_b0", "eval"], "teacher and corpus are unchanged; training and later rerun"
     out = capsys.readouterr().out
     assert "settings or inputs changed" in out and "--max_steps 2 -> 3" in out, "the message names what changed"
     assert not stale.exists(), "the old schedule's checkpoint was removed"
