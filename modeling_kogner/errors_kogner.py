@@ -51,6 +51,14 @@ class KoGNERUserError(ValueError):
     """
 
 
+class KoGNERSourceError(KoGNERUserError, OSError):
+    """A file, folder or Hub id that does not exist or cannot be loaded.
+
+    Also an ``OSError`` (the type ``open`` and transformers' ``from_pretrained`` raise for such cases), so
+    callers that catch ``OSError`` keep working.
+    """
+
+
 def debug_enabled() -> bool:
     """``KOGNER_DEBUG`` is set to something other than ``""``/``0``/``false``."""
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
@@ -105,22 +113,23 @@ def run_cli(main: Callable[..., Any], prog: Optional[str] = None, argv: Optional
 
 
 # ----------------------------------------------------------------------------------- argument checks
-def require_file(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
-    """``path`` as a ``Path`` when it is an existing file, else a :class:`KoGNERUserError` naming ``arg``."""
+def _require(path: Union[str, os.PathLike], arg: str, hint: str, folder: bool) -> Path:
     p = Path(path).expanduser()
-    if p.is_file():
+    if p.is_dir() if folder else p.is_file():
         return p
-    what = "is a folder, not a file" if p.is_dir() else "no such file"
-    raise KoGNERUserError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+    kind, other = ("folder", "file") if folder else ("file", "folder")
+    what = f"is a {other}, not a {kind}" if p.exists() else f"no such {kind}"
+    raise KoGNERSourceError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+
+
+def require_file(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
+    """``path`` as a ``Path`` when it is an existing file, else a :class:`KoGNERSourceError` naming ``arg``."""
+    return _require(path, arg, hint, folder=False)
 
 
 def require_dir(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
-    """``path`` as a ``Path`` when it is an existing folder, else a :class:`KoGNERUserError` naming ``arg``."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        return p
-    what = "is a file, not a folder" if p.exists() else "no such folder"
-    raise KoGNERUserError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+    """``path`` as a ``Path`` when it is an existing folder, else a :class:`KoGNERSourceError` naming ``arg``."""
+    return _require(path, arg, hint, folder=True)
 
 
 def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file") -> List[str]:
@@ -169,7 +178,7 @@ def check_source(name_or_path: Union[str, os.PathLike], arg: str, hint: str) -> 
 
     ``"local"`` is an existing folder and ``"hub"`` an ``owner/name`` id. Anything else looks like a local
     path (starts with ``/``, ``.`` or ``~``, has no ``/``, or its parent folder exists) and does not exist,
-    or is a file: a :class:`KoGNERUserError` ``"{arg} {name}: no such folder; {hint}"`` instead of the
+    or is a file: a :class:`KoGNERSourceError` ``"{arg} {name}: no such folder; {hint}"`` instead of the
     Hub's complaint about repo-id characters.
     """
     raw = os.fspath(name_or_path)
@@ -177,10 +186,10 @@ def check_source(name_or_path: Union[str, os.PathLike], arg: str, hint: str) -> 
     if path.is_dir():
         return "local"
     if path.exists():
-        raise KoGNERUserError(f"{arg} {raw}: is a file, not a folder; {hint}")
+        raise KoGNERSourceError(f"{arg} {raw}: is a file, not a folder; {hint}")
     if isinstance(name_or_path, str) and not raw.startswith(("/", ".", "~")) and looks_like_hub_id(raw):
         return "hub"
-    raise KoGNERUserError(f"{arg} {raw}: no such folder; {hint}")
+    raise KoGNERSourceError(f"{arg} {raw}: no such folder; {hint}")
 
 
 MODEL_HINT = "give the folder a KoGNER model was saved to (e.g. ./kogner after `kogner main`) or a Hub id owner/name"
@@ -216,8 +225,8 @@ def hub_unreachable(err: BaseException) -> bool:
     )
 
 
-def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException, arg: str = "model") -> KoGNERUserError:
-    """The :class:`KoGNERUserError` for an ``OSError`` raised while loading ``name_or_path``.
+def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException, arg: str = "model") -> KoGNERSourceError:
+    """The :class:`KoGNERSourceError` for an ``OSError`` raised while loading ``name_or_path``.
 
     ``source`` is :func:`check_source`'s answer. A Hub id that cannot be fetched because the Hub is
     unreachable says so (and that it is not in the local cache) rather than that the repo does not exist.
@@ -225,17 +234,18 @@ def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseExce
     raw = os.fspath(name_or_path)
     if source == "hub" and hub_unreachable(err):
         why = next((f"{k}={os.environ[k]} is set" for k in OFFLINE_ENV if _truthy(os.environ.get(k))), "no connection to it")
-        return KoGNERUserError(
+        return KoGNERSourceError(
             f"{arg} {raw}: not a local folder and not in the local Hugging Face cache, and the Hub is unreachable "
             f"({why}); give a local folder, or download the model where the Hub can be reached"
         )
     if source == "hub":
-        return KoGNERUserError(f"{arg} {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
-    return KoGNERUserError(f"{arg} {raw}: cannot be loaded from this folder: {one_line(err)}")
+        return KoGNERSourceError(f"{arg} {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
+    return KoGNERSourceError(f"{arg} {raw}: cannot be loaded from this folder: {one_line(err)}")
 
 
 __all__ = [
     "KoGNERUserError",
+    "KoGNERSourceError",
     "run_cli",
     "debug_enabled",
     "one_line",
