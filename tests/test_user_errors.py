@@ -169,6 +169,7 @@ def test_corpus_and_teacher_read_errors(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_bytes(b"head\trelation\n\xff\xfe\n")
     _user_error(corpus_main, "--kg", str(bad), "--out", str(tmp_path / "c"), f"--kg {bad}: ", out=tmp_path / "c")
+    _user_error(kg_teacher.main, "--kg", str(bad), "--out", str(tmp_path / "t"), f"--kg {bad}: ", out=tmp_path / "t")
     _user_error(kg_teacher.main, "--kg", "embedded", "--blocks", "nope", "--out", str(tmp_path / "t"), "--blocks: unknown", out=tmp_path / "t")
 
 
