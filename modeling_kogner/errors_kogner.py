@@ -31,6 +31,7 @@ This module imports nothing beyond the standard library, so it is safe to use be
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -132,13 +133,16 @@ def require_dir(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path
     return _require(path, arg, hint, folder=True)
 
 
-def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file") -> List[str]:
-    """The lines of a text file (``\\n`` or ``\\r\\n`` endings removed), decoded with ``encoding``.
+ENCODING_HINT = "give the file's encoding with --encoding, e.g. --encoding latin-1"
 
-    A UTF-8 byte-order mark is dropped. A file that does not decode raises a :class:`KoGNERUserError`
-    naming the file, the line, the byte offset and ``--encoding``.
+
+def decode_text(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file", hint: str = ENCODING_HINT) -> str:
+    """The text of a file decoded with ``encoding`` (a UTF-8 byte-order mark is dropped).
+
+    A file that does not decode raises a :class:`KoGNERUserError` naming ``arg`` (may be ``""``), the file,
+    the line, the byte offset and ``hint`` (what to do; by default ``--encoding``).
     """
-    p = require_file(path, arg)
+    p = require_file(path, arg or "file")
     try:
         "".encode(encoding)
     except LookupError:
@@ -147,19 +151,28 @@ def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg:
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and data.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
     try:
-        text = data.decode(encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
-        bad = data[err.start : min(err.end, err.start + 4)].hex(" ")
+        where = f"{arg} {path}" if arg else str(path)
         raise KoGNERUserError(
-            f"{arg} {path}: line {line} is not valid {err.encoding} (byte 0x{bad} at byte offset {err.start}, "
-            f"{column} into the line); give the file's encoding with --encoding, e.g. --encoding latin-1"
+            f"{where}: line {line} is not valid {err.encoding} (byte 0x{data[err.start]:02x} at byte offset {err.start}, "
+            f"{column} into the line); {hint}"
         ) from err
-    lines = text.split("\n")
+
+
+def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file", hint: str = ENCODING_HINT) -> List[str]:
+    """The lines of a text file (``\\n`` or ``\\r\\n`` endings removed); decoding as in :func:`decode_text`."""
+    lines = decode_text(path, encoding, arg, hint).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start an empty one
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def open_text(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "", hint: str = ENCODING_HINT) -> io.StringIO:
+    """``open(path, encoding=encoding)`` for reading, with :func:`decode_text`'s error (file, line, byte offset)."""
+    return io.StringIO(decode_text(path, encoding, arg, hint))
 
 
 # ----------------------------------------------------------------------------------- model sources
@@ -251,7 +264,9 @@ __all__ = [
     "one_line",
     "require_file",
     "require_dir",
+    "decode_text",
     "read_text_lines",
+    "open_text",
     "looks_like_hub_id",
     "check_source",
     "check_model_source",
