@@ -193,8 +193,10 @@ def _dev_split_of(spec: str, explicit: Sequence[str]) -> str:
         sibling = Path(path).with_name(candidate)
         if sibling.is_file():
             return f"{name}={sibling}"
-    raise SystemExit(
-        f"kogner main: thresholds are chosen on dev splits, but no dev split of --benchmark {spec} was found "
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    raise KoGNERUserError(
+        f"thresholds are chosen on dev splits, but no dev split of --benchmark {spec} was found "
         f"(looked for {', '.join(DEV_NAMES)} beside it); pass --dev {name}=PATH"
     )
 

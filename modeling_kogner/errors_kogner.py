@@ -31,6 +31,7 @@ This module imports nothing beyond the standard library, so it is safe to use be
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -48,6 +49,14 @@ class KoGNERUserError(ValueError):
 
     Subclasses ``ValueError`` so callers that already catch ``ValueError`` keep working; :func:`run_cli`
     prints it as one line and exits with status 2.
+    """
+
+
+class KoGNERSourceError(KoGNERUserError, OSError):
+    """A file, folder or Hub id that does not exist or cannot be loaded.
+
+    Also an ``OSError`` (the type ``open`` and transformers' ``from_pretrained`` raise for such cases), so
+    callers that catch ``OSError`` keep working.
     """
 
 
@@ -105,31 +114,35 @@ def run_cli(main: Callable[..., Any], prog: Optional[str] = None, argv: Optional
 
 
 # ----------------------------------------------------------------------------------- argument checks
-def require_file(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
-    """``path`` as a ``Path`` when it is an existing file, else a :class:`KoGNERUserError` naming ``arg``."""
+def _require(path: Union[str, os.PathLike], arg: str, hint: str, folder: bool) -> Path:
     p = Path(path).expanduser()
-    if p.is_file():
+    if p.is_dir() if folder else p.is_file():
         return p
-    what = "is a folder, not a file" if p.is_dir() else "no such file"
-    raise KoGNERUserError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+    kind, other = ("folder", "file") if folder else ("file", "folder")
+    what = f"is a {other}, not a {kind}" if p.exists() else f"no such {kind}"
+    raise KoGNERSourceError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+
+
+def require_file(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
+    """``path`` as a ``Path`` when it is an existing file, else a :class:`KoGNERSourceError` naming ``arg``."""
+    return _require(path, arg, hint, folder=False)
 
 
 def require_dir(path: Union[str, os.PathLike], arg: str, hint: str = "") -> Path:
-    """``path`` as a ``Path`` when it is an existing folder, else a :class:`KoGNERUserError` naming ``arg``."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        return p
-    what = "is a file, not a folder" if p.exists() else "no such folder"
-    raise KoGNERUserError(f"{arg}: {what}: {path}" + (f"; {hint}" if hint else ""))
+    """``path`` as a ``Path`` when it is an existing folder, else a :class:`KoGNERSourceError` naming ``arg``."""
+    return _require(path, arg, hint, folder=True)
 
 
-def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file") -> List[str]:
-    """The lines of a text file (``\\n`` or ``\\r\\n`` endings removed), decoded with ``encoding``.
+ENCODING_HINT = "give the file's encoding with --encoding, e.g. --encoding latin-1"
 
-    A UTF-8 byte-order mark is dropped. A file that does not decode raises a :class:`KoGNERUserError`
-    naming the file, the line, the byte offset and ``--encoding``.
+
+def decode_text(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file", hint: str = ENCODING_HINT) -> str:
+    """The text of a file decoded with ``encoding`` (a UTF-8 byte-order mark is dropped).
+
+    A file that does not decode raises a :class:`KoGNERUserError` naming ``arg`` (may be ``""``), the file,
+    the line, the byte offset and ``hint`` (what to do; by default ``--encoding``).
     """
-    p = require_file(path, arg)
+    p = require_file(path, arg or "file")
     try:
         "".encode(encoding)
     except LookupError:
@@ -138,19 +151,28 @@ def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg:
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and data.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
     try:
-        text = data.decode(encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
-        bad = data[err.start : min(err.end, err.start + 4)].hex(" ")
+        where = f"{arg} {path}" if arg else str(path)
         raise KoGNERUserError(
-            f"{arg} {path}: line {line} is not valid {err.encoding} (byte 0x{bad} at byte offset {err.start}, "
-            f"{column} into the line); give the file's encoding with --encoding, e.g. --encoding latin-1"
+            f"{where}: line {line} is not valid {err.encoding} (byte 0x{data[err.start]:02x} at byte offset {err.start}, "
+            f"{column} into the line); {hint}"
         ) from err
-    lines = text.split("\n")
+
+
+def read_text_lines(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "--file", hint: str = ENCODING_HINT) -> List[str]:
+    """The lines of a text file (``\\n`` or ``\\r\\n`` endings removed); decoding as in :func:`decode_text`."""
+    lines = decode_text(path, encoding, arg, hint).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start an empty one
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def open_text(path: Union[str, os.PathLike], encoding: str = "utf-8", arg: str = "", hint: str = ENCODING_HINT) -> io.StringIO:
+    """``open(path, encoding=encoding)`` for reading, with :func:`decode_text`'s error (file, line, byte offset)."""
+    return io.StringIO(decode_text(path, encoding, arg, hint))
 
 
 # ----------------------------------------------------------------------------------- model sources
@@ -169,7 +191,7 @@ def check_source(name_or_path: Union[str, os.PathLike], arg: str, hint: str) -> 
 
     ``"local"`` is an existing folder and ``"hub"`` an ``owner/name`` id. Anything else looks like a local
     path (starts with ``/``, ``.`` or ``~``, has no ``/``, or its parent folder exists) and does not exist,
-    or is a file: a :class:`KoGNERUserError` ``"{arg} {name}: no such folder; {hint}"`` instead of the
+    or is a file: a :class:`KoGNERSourceError` ``"{arg} {name}: no such folder; {hint}"`` instead of the
     Hub's complaint about repo-id characters.
     """
     raw = os.fspath(name_or_path)
@@ -177,10 +199,10 @@ def check_source(name_or_path: Union[str, os.PathLike], arg: str, hint: str) -> 
     if path.is_dir():
         return "local"
     if path.exists():
-        raise KoGNERUserError(f"{arg} {raw}: is a file, not a folder; {hint}")
+        raise KoGNERSourceError(f"{arg} {raw}: is a file, not a folder; {hint}")
     if isinstance(name_or_path, str) and not raw.startswith(("/", ".", "~")) and looks_like_hub_id(raw):
         return "hub"
-    raise KoGNERUserError(f"{arg} {raw}: no such folder; {hint}")
+    raise KoGNERSourceError(f"{arg} {raw}: no such folder; {hint}")
 
 
 MODEL_HINT = "give the folder a KoGNER model was saved to (e.g. ./kogner after `kogner main`) or a Hub id owner/name"
@@ -216,8 +238,8 @@ def hub_unreachable(err: BaseException) -> bool:
     )
 
 
-def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException, arg: str = "model") -> KoGNERUserError:
-    """The :class:`KoGNERUserError` for an ``OSError`` raised while loading ``name_or_path``.
+def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseException, arg: str = "model") -> KoGNERSourceError:
+    """The :class:`KoGNERSourceError` for an ``OSError`` raised while loading ``name_or_path``.
 
     ``source`` is :func:`check_source`'s answer. A Hub id that cannot be fetched because the Hub is
     unreachable says so (and that it is not in the local cache) rather than that the repo does not exist.
@@ -225,23 +247,26 @@ def load_error(name_or_path: Union[str, os.PathLike], source: str, err: BaseExce
     raw = os.fspath(name_or_path)
     if source == "hub" and hub_unreachable(err):
         why = next((f"{k}={os.environ[k]} is set" for k in OFFLINE_ENV if _truthy(os.environ.get(k))), "no connection to it")
-        return KoGNERUserError(
+        return KoGNERSourceError(
             f"{arg} {raw}: not a local folder and not in the local Hugging Face cache, and the Hub is unreachable "
             f"({why}); give a local folder, or download the model where the Hub can be reached"
         )
     if source == "hub":
-        return KoGNERUserError(f"{arg} {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
-    return KoGNERUserError(f"{arg} {raw}: cannot be loaded from this folder: {one_line(err)}")
+        return KoGNERSourceError(f"{arg} {raw}: could not be loaded from the Hugging Face Hub: {one_line(err)}")
+    return KoGNERSourceError(f"{arg} {raw}: cannot be loaded from this folder: {one_line(err)}")
 
 
 __all__ = [
     "KoGNERUserError",
+    "KoGNERSourceError",
     "run_cli",
     "debug_enabled",
     "one_line",
     "require_file",
     "require_dir",
+    "decode_text",
     "read_text_lines",
+    "open_text",
     "looks_like_hub_id",
     "check_source",
     "check_model_source",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -65,10 +66,11 @@ def runs(tmp_path_factory):
         proc = subprocess.run([sys.executable, *script, *argv[1:]], cwd=tmp, env=_env(**env), capture_output=True, text=True, timeout=300)
         return name, (proc, out)
 
-    started = time.time()
+    started, cpu = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = dict(pool.map(run, cases.items()))
-    print(f"{len(results)} entry-point runs in {time.time() - started:.1f} s")
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - cpu
+    print(f"{len(results)} entry-point runs in {time.time() - started:.1f} s wall, {cpu:.1f} s user CPU")
     return results
 
 
@@ -169,7 +171,18 @@ def test_corpus_and_teacher_read_errors(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_bytes(b"head\trelation\n\xff\xfe\n")
     _user_error(corpus_main, "--kg", str(bad), "--out", str(tmp_path / "c"), f"--kg {bad}: ", out=tmp_path / "c")
+    _user_error(kg_teacher.main, "--kg", str(bad), "--out", str(tmp_path / "t"), f"--kg {bad}: ", out=tmp_path / "t")
     _user_error(kg_teacher.main, "--kg", "embedded", "--blocks", "nope", "--out", str(tmp_path / "t"), "--blocks: unknown", out=tmp_path / "t")
+
+
+def test_eval_with_an_undecodable_benchmark_file(tmp_path):
+    import eval as kogner_eval
+
+    conll = tmp_path / "latin1.tsv"
+    conll.write_bytes("BRCA1\tB-Gene\nn\xe9oplasie\tO\n".encode("latin-1"))
+    out = tmp_path / "out"
+    _user_error(kogner_eval.main, "--model", str(tmp_path), "--dataset", f"x={conll}", "--output-dir", str(out),
+                r"latin1.tsv: line 2 is not valid utf-8 \(byte 0xe9 at byte offset 14, 1 into the line\); .*iconv", out=out)  # fmt: skip
 
 
 # ------------------------------------------------------------------ --debug and unexpected errors
