@@ -186,7 +186,7 @@ def measure_model(model_dir: str | Path, settings: Mapping[str, Any], root: Path
     )  # fmt: skip
     bmg["clusters"] = extras["clusters"]
     bmg["heldout_index"] = extras["heldout_index"]
-    results["datasets"]["bmg"] = bmg
+    results["datasets"][evaluation.get("corpus_name", "bmg")] = bmg  # the training corpus' own test split
     if not dev_only:
         for name, bench in (evaluation.get("benchmarks") or {}).items():
             label_map = dict(item.split(":", 1) for item in bench["labels"].split(","))
