@@ -100,17 +100,22 @@ class ExperimentConfig:
         return p if p.is_absolute() else (self.root / p)
 
     # ------------------------------------------------------------------ inputs
-    def input_paths(self, evaluation: Mapping[str, Any]) -> Dict[str, Optional[Path]]:
-        paths: Dict[str, Optional[Path]] = {"corpus": self.resolve(self.raw["corpus"]), "teacher": self.resolve(self.raw["teacher"])}
+    def input_paths(self, evaluation: Mapping[str, Any], grid: Optional[str] = None) -> Dict[str, Optional[Path]]:
+        """Corpus, teacher (a grid may name its own, e.g. the real-text grid) and benchmark files."""
+        spec = self.grids.get(grid, {}) if grid else {}
+        paths: Dict[str, Optional[Path]] = {
+            "corpus": self.resolve(spec.get("corpus", self.raw["corpus"])),
+            "teacher": self.resolve(spec.get("teacher", self.raw["teacher"])),
+        }
         for name, bench in (evaluation.get("benchmarks") or {}).items():
             for split in ("test", "dev"):
                 if bench.get(split):
                     paths[f"{name}_{split}"] = self.resolve(bench[split])
         return paths
 
-    def fingerprints(self, evaluation: Mapping[str, Any], cache: Dict[str, str]) -> Dict[str, Dict[str, Optional[str]]]:
+    def fingerprints(self, evaluation: Mapping[str, Any], cache: Dict[str, str], grid: Optional[str] = None) -> Dict[str, Dict[str, Optional[str]]]:
         out = {}
-        for name, path in self.input_paths(evaluation).items():
+        for name, path in self.input_paths(evaluation, grid).items():
             if path is None or not path.exists():
                 raise FileNotFoundError(f"experiment input {name!r} not found at {path}; build it first (see experiments/README)")
             key = str(path)
@@ -146,7 +151,7 @@ class ExperimentConfig:
             raise ValueError(f"arm {arm!r} distils (dist_loss_weight > 0) but names no teacher transform")
         else:
             transform = {"seed": int(seed), **transform}  # a control's table differs per seed, like its init
-        inputs = self.fingerprints(evaluation, {} if cache is None else cache)
+        inputs = self.fingerprints(evaluation, {} if cache is None else cache, grid)
         if transform is None:
             inputs.pop("teacher", None)
         return RunSpec(grid=grid, arm=arm, seed=int(seed), train=train, teacher_transform=transform, evaluation=evaluation, inputs=inputs)

@@ -136,7 +136,7 @@ def kg_head_measures(model, dataset, labels: Sequence[str], teacher, batch_size:
     for p, row in zip(pred, rows):
         pool = by_type[types[row]]
         distance = (table[pool] - p).pow(2).sum(-1)
-        gold = (table[row] - p).pow(2).sum()
+        gold = distance[pool == row]  # the same computation as the others' (no rounding difference)
         ranks.append(int((distance <= gold).sum()))  # ties count against the gold entity
         pool_sizes.append(len(pool))
     ranks_t = torch.tensor(ranks, dtype=torch.float)
@@ -186,7 +186,7 @@ def measure_model(model_dir: str | Path, settings: Mapping[str, Any], root: Path
     )  # fmt: skip
     bmg["clusters"] = extras["clusters"]
     bmg["heldout_index"] = extras["heldout_index"]
-    results["datasets"]["bmg"] = bmg
+    results["datasets"][evaluation.get("corpus_name", "bmg")] = bmg  # the training corpus' own test split
     if not dev_only:
         for name, bench in (evaluation.get("benchmarks") or {}).items():
             label_map = dict(item.split(":", 1) for item in bench["labels"].split(","))
