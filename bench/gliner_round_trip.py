@@ -4,11 +4,14 @@
 KoGNER makes three, so on RAW text the two can predict different entities. This script rebuilds each test
 sentence as raw text (its gold words joined by single spaces, gold entities as character spans), predicts
 with KoGNER (``batch_predict_entities``) and with the exported folder loaded by ``gliner`` (``inference``), and
-scores both with strict character-span F1. On the gold words (``eval.py``'s protocol) nothing changes, which is
-scored too as a control (``predict_word_spans`` vs GLiNER on the same pre-split words).
+scores both with strict character-span F1. Controls: the texts both splitters split alike (the scores must
+agree there) and KoGNER on the gold words (``eval.py``'s protocol, which no export changes).
 
     python bench/gliner_round_trip.py --model runs/main/kogner --data ../shared/data/ner/NCBI-disease/test.tsv \\
-        --labels Disease:disease --json /tmp/round_trip.json
+        --labels Disease:disease --join-hyphens --json /tmp/round_trip.json
+
+Pre-tokenised corpora (NCBI-disease) split every hyphen into its own word, so joining words with spaces
+gives texts both splitters read alike; ``--join-hyphens`` rebuilds the hyphenated compounds first.
 """
 
 from __future__ import annotations
@@ -31,15 +34,21 @@ sys.path.insert(0, str(ROOT))
 Span = Tuple[int, int, str]
 
 
-def raw_texts(dataset) -> Tuple[List[str], List[Set[Span]]]:
-    """Each example as ``" ".join(words)`` with its gold entities as (char_start, char_end, label)."""
+def raw_texts(dataset, join_hyphens: bool = False) -> Tuple[List[str], List[Set[Span]]]:
+    """Each example as raw text with its gold entities as (char_start, char_end, label).
+
+    Words are joined by single spaces; with ``join_hyphens`` a ``-`` word is glued to both neighbours
+    (``IL - 2 - induced`` -> ``IL-2-induced``), as in the abstracts the pre-tokenised corpora were made from.
+    """
     texts, golds = [], []
     for words, ner in zip(dataset["tokenized_text"], dataset["ner"]):
-        starts, pos = [], 0
-        for w in words:
-            starts.append(pos)
-            pos += len(w) + 1
-        texts.append(" ".join(words))
+        starts, text = [], ""
+        for k, w in enumerate(words):
+            glue = k == 0 or (join_hyphens and (w == "-" or words[k - 1] == "-"))
+            text += "" if glue else " "
+            starts.append(len(text))
+            text += w
+        texts.append(text)
         golds.append({(starts[e["start"]], starts[e["end"]] + len(words[e["end"]]), e["label"]) for e in ner})
     return texts, golds
 
@@ -61,6 +70,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=0, help="first N examples only (0: all)")
+    parser.add_argument("--join-hyphens", action="store_true", help="glue '-' words to their neighbours (raw-text form)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -76,7 +86,7 @@ def main(argv=None) -> dict:
     if args.limit:
         data = data.select(range(min(args.limit, len(data))))
     labels = sorted(set(label_map.values()))
-    texts, gold = raw_texts(data)
+    texts, gold = raw_texts(data, args.join_hyphens)
     gold_words = [{(e["start"], e["end"], e["label"]) for e in ner} for ner in data["ner"]]
 
     kogner = KoGNERModel.from_pretrained(args.model).eval()
@@ -103,7 +113,7 @@ def main(argv=None) -> dict:
     results["gold_words/kogner (eval.py protocol)"] = strict_f1([{(a, b, l) for a, b, l, _ in spans} for spans in words], gold_words)
     record = {
         "model": str(args.model), "data": str(args.data), "labels": labels, "threshold": args.threshold,
-        "examples": len(texts), "examples_split_differently": len(changed), "seconds": round(time.time() - t0, 1),
+        "join_hyphens": args.join_hyphens, "examples": len(texts), "examples_split_differently": len(changed), "seconds": round(time.time() - t0, 1),
         "scores": results, "f1_change_raw_text": results["raw_text/gliner_export"]["f1"] - results["raw_text/kogner"]["f1"],
         "provenance": provenance(inputs={"model": Path(args.model) / "model.safetensors", "data": Path(args.data)}),
     }  # fmt: skip
