@@ -213,8 +213,11 @@ def render(results: dict) -> str:
 
 
 def merge(files: list) -> dict:
-    """One results dict from several bench runs (runs concatenated; one provenance per file)."""
-    merged = {"runs": [r for f in files for r in f["runs"]], "provenance": files[0]["provenance"],
+    """One results dict from several bench runs (a later file's run of the same KG replaces an earlier one)."""
+    runs = {}
+    for f in files:
+        runs.update({r["kg"]: r for r in f["runs"]})
+    merged = {"runs": list(runs.values()), "provenance": files[0]["provenance"],
               "loss_selection": next((f["loss_selection"] for f in files if f.get("loss_selection")), None)}
     if len(files) > 1:
         merged["provenance_all"] = [f["provenance"] for f in files]
