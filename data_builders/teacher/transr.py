@@ -287,6 +287,9 @@ def train_transr(
     sampler = bernoulli_sampler(train_t, num_entities, num_relations, cfg.num_negs_per_pos)
     loss = make_loss(cfg)
 
+    def sliced(score):  # PyKEEN's score_t/score_h materialise [B, N, d]: score 2,048 candidates at a time
+        return lambda batch: score(batch, slice_size=2048)
+
     def ranker(score_t, score_h, sample):
         return lambda: rank_triples(lambda hr: score_t(hr.to(device)), lambda rt: score_h(rt.to(device)), sample,
                                     triples, num_entities, cfg.eval_batch_size, known=known)
@@ -300,7 +303,7 @@ def train_transr(
                         relation_constrainer=functools.partial(clamp_norm, maxnorm=1.0, p=cfg.scoring_fct_norm, dim=-1),
                         loss=loss, random_seed=seed).to(device)
         transe_fit = _fit("TransE warm start", transe, lambda b: transe.score_hrt(b).view(-1),
-                          ranker(transe.score_t, transe.score_h, valid_sample), train_t, sampler, loss,
+                          ranker(sliced(transe.score_t), sliced(transe.score_h), valid_sample), train_t, sampler, loss,
                           cfg.transe_lr, cfg.transe_epochs, cfg, show_progress)
     transe_seconds = time.time() - t0
     if cfg.kge_model == "transr":
@@ -315,7 +318,7 @@ def train_transr(
         complex_valued = cfg.kge_model in ("rotate", "complex")
         model = model_resolver.make(cfg.kge_model, triples_factory=factory, loss=loss, random_seed=seed,
                                     embedding_dim=cfg.embedding_dim // 2 if complex_valued else cfg.embedding_dim).to(device)
-        score_hrt, score_t, score_h = (lambda b: model.score_hrt(b).view(-1)), model.score_t, model.score_h
+        score_hrt, score_t, score_h = (lambda b: model.score_hrt(b).view(-1)), sliced(model.score_t), sliced(model.score_h)
     fit = _fit(f"{cfg.kge_model} (Z'')", model, score_hrt, ranker(score_t, score_h, valid_sample), train_t, sampler,
                loss, cfg.lr, cfg.epochs, cfg, show_progress)
     train_seconds = time.time() - t0
@@ -326,7 +329,7 @@ def train_transr(
         ranks = {"transr": ranker(score_t, score_h, test_sample)()}  # key "transr": the Z'' model, whichever it is
         if transe is not None:
             transe.eval()
-            ranks["transe_warm_start"] = ranker(transe.score_t, transe.score_h, test_sample)()
+            ranks["transe_warm_start"] = ranker(sliced(transe.score_t), sliced(transe.score_h), test_sample)()
         ranks["degree"] = ranker(*degree_scorers(train, num_entities, num_relations, False), test_sample)()
         ranks["relation_degree"] = ranker(*degree_scorers(train, num_entities, num_relations, True), test_sample)()
         z = model.entity_representations[0](indices=None).detach()
