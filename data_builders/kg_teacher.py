@@ -75,6 +75,8 @@ class TeacherArguments:
         "help": "verb | none | relation (relation ids name both endpoint types and give node types away)"})
     gt_objective: str = field(default=GraphTransformerConfig.objective, metadata={"help": "link | type | link+type"})
     # Z''
+    kge_model: str = field(default="transr", metadata={
+        "help": "Z'' model: transr (the paper's) | transe | rotate | complex | distmult (PyKEEN classes, same training)"})
     transr_dim: int = field(default=58, metadata={"help": "d'' (Table 3: KG hidden size 58)"})
     transr_relation_dim: int = field(default=58)
     transr_epochs: int = field(default=TransRConfig.epochs, metadata={"help": "TransR epochs at most (early stopping)"})
@@ -106,7 +108,7 @@ class TeacherArguments:
                                       objective=self.gt_objective)
 
     def transr_config(self) -> TransRConfig:
-        return TransRConfig(embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
+        return TransRConfig(kge_model=self.kge_model, embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
                             transe_epochs=self.transr_transe_epochs, batch_size=self.transr_batch_size, lr=self.transr_lr,
                             transe_lr=self.transr_transe_lr, loss=self.transr_loss, margin=self.transr_margin,
                             num_negs_per_pos=self.transr_num_negs, scoring_fct_norm=self.transr_norm,

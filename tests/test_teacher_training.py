@@ -165,3 +165,14 @@ def test_trainer_serves_type_residual_rows(tiny_bert_path):
     assert torch.allclose(shift[genes], raw[genes].mean(0).expand(10, -1), atol=1e-5)
     again = KoGNERTrainer._prepare_distillation(model, args, emb, None)  # already residual: not removed twice
     assert torch.equal(again.matrix, emb.matrix)
+
+
+def test_other_kge_models_through_pykeen_classes():
+    h, r, t = latent_translation_kg()
+    cfg = TransRConfig(kge_model="rotate", embedding_dim=12, epochs=4, batch_size=64, lr=0.02, num_negs_per_pos=2,
+                       eval_every=2, num_bootstrap=10)
+    z, m = train_transr(h, r, t, 60, 3, cfg, seed=0, device="cpu", show_progress=False)
+    assert z.shape == (60, 12) and m["kge_model"] == "rotate" and m["transe_warm_start"] is None
+    assert m["transr"]["num_ranked"] > 0
+    with pytest.raises(ValueError, match="kge_model"):
+        TransRConfig(kge_model="transx")

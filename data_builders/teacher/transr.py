@@ -44,10 +44,12 @@ __all__ = ["TransRConfig", "GroupedTransRScorer", "EarlyStopping", "bernoulli_sa
            "realistic_ranks"]
 
 LOSSES = ("margin", "softplus", "nssa")
+KGE_MODELS = ("transr", "transe", "rotate", "complex", "distmult")  # pykeen.models names; complex-valued ones use d''/2
 
 
 @dataclass
 class TransRConfig:
+    kge_model: str = "transr"  # the paper's model; others (PyKEEN's classes, same loop and evaluation) for comparison
     embedding_dim: int = 58  # d'' (Table 3: KG Hidden Size)
     relation_dim: int = 58  # k; the TransE warm start copies relation vectors only when k == d''
     scoring_fct_norm: int = 2  # p of the score and of the norm constraints (2: Lin et al.)
@@ -70,6 +72,8 @@ class TransRConfig:
     num_bootstrap: int = 1000
 
     def __post_init__(self):
+        if self.kge_model not in KGE_MODELS:
+            raise ValueError(f"kge_model {self.kge_model!r} is unknown; choose from {KGE_MODELS}")
         if self.loss not in LOSSES:
             raise ValueError(f"TransR loss {self.loss!r} is unknown; choose from {LOSSES}")
         if self.num_negs_per_pos < 1 or self.eval_every < 1 or self.patience < 1:
@@ -283,6 +287,9 @@ def train_transr(
     sampler = bernoulli_sampler(train_t, num_entities, num_relations, cfg.num_negs_per_pos)
     loss = make_loss(cfg)
 
+    def sliced(score):  # PyKEEN's score_t/score_h materialise [B, N, d]: score 2,048 candidates at a time
+        return lambda batch: score(batch, slice_size=2048)
+
     def ranker(score_t, score_h, sample):
         return lambda: rank_triples(lambda hr: score_t(hr.to(device)), lambda rt: score_h(rt.to(device)), sample,
                                     triples, num_entities, cfg.eval_batch_size, known=known)
@@ -290,33 +297,43 @@ def train_transr(
     t0 = time.time()
     transe_fit: Dict = {"history": [], "best_epoch": None, "best_valid_mrr": None}
     transe = None
-    if cfg.transe_epochs > 0:
+    if cfg.transe_epochs > 0 and cfg.kge_model == "transr":
         # ‖r‖ ≤ 1 as in TransR, so the constraint does not move the warm start when TransR takes over
         transe = TransE(triples_factory=factory, embedding_dim=cfg.embedding_dim, scoring_fct_norm=cfg.scoring_fct_norm,
                         relation_constrainer=functools.partial(clamp_norm, maxnorm=1.0, p=cfg.scoring_fct_norm, dim=-1),
                         loss=loss, random_seed=seed).to(device)
         transe_fit = _fit("TransE warm start", transe, lambda b: transe.score_hrt(b).view(-1),
-                              ranker(transe.score_t, transe.score_h, valid_sample), train_t, sampler, loss,
-                              cfg.transe_lr, cfg.transe_epochs, cfg, show_progress)
+                          ranker(sliced(transe.score_t), sliced(transe.score_h), valid_sample), train_t, sampler, loss,
+                          cfg.transe_lr, cfg.transe_epochs, cfg, show_progress)
     transe_seconds = time.time() - t0
-    model = TransR(triples_factory=factory, embedding_dim=cfg.embedding_dim, relation_dim=cfg.relation_dim,
-                   scoring_fct_norm=cfg.scoring_fct_norm, loss=loss, random_seed=seed).to(device)
-    _initialise(model, transe, cfg)
-    scorer = GroupedTransRScorer(model)
-    fit = _fit("TransR (Z'')", model, scorer.score_hrt, ranker(scorer.score_t, scorer.score_h, valid_sample),
-                   train_t, sampler, loss, cfg.lr, cfg.epochs, cfg, show_progress)
+    if cfg.kge_model == "transr":
+        model = TransR(triples_factory=factory, embedding_dim=cfg.embedding_dim, relation_dim=cfg.relation_dim,
+                       scoring_fct_norm=cfg.scoring_fct_norm, loss=loss, random_seed=seed).to(device)
+        _initialise(model, transe, cfg)
+        scorer = GroupedTransRScorer(model)
+        score_hrt, score_t, score_h = scorer.score_hrt, scorer.score_t, scorer.score_h
+    else:
+        from pykeen.models import model_resolver
+
+        complex_valued = cfg.kge_model in ("rotate", "complex")
+        model = model_resolver.make(cfg.kge_model, triples_factory=factory, loss=loss, random_seed=seed,
+                                    embedding_dim=cfg.embedding_dim // 2 if complex_valued else cfg.embedding_dim).to(device)
+        score_hrt, score_t, score_h = (lambda b: model.score_hrt(b).view(-1)), sliced(model.score_t), sliced(model.score_h)
+    fit = _fit(f"{cfg.kge_model} (Z'')", model, score_hrt, ranker(score_t, score_h, valid_sample), train_t, sampler,
+               loss, cfg.lr, cfg.epochs, cfg, show_progress)
     train_seconds = time.time() - t0
 
     t1 = time.time()
     model.eval()
     with torch.no_grad():
-        ranks = {"transr": ranker(scorer.score_t, scorer.score_h, test_sample)()}
+        ranks = {"transr": ranker(score_t, score_h, test_sample)()}  # key "transr": the Z'' model, whichever it is
         if transe is not None:
             transe.eval()
-            ranks["transe_warm_start"] = ranker(transe.score_t, transe.score_h, test_sample)()
+            ranks["transe_warm_start"] = ranker(sliced(transe.score_t), sliced(transe.score_h), test_sample)()
         ranks["degree"] = ranker(*degree_scorers(train, num_entities, num_relations, False), test_sample)()
         ranks["relation_degree"] = ranker(*degree_scorers(train, num_entities, num_relations, True), test_sample)()
-        z = model.entity_representations[0](indices=None).detach().float().cpu().numpy()
+        z = model.entity_representations[0](indices=None).detach()
+        z = (torch.view_as_real(z).flatten(1) if z.is_complex() else z).float().cpu().numpy()
     test_report = compare_rankings(ranks, test_sample[:, 1], relation_names, reference="transr",
                                    num_bootstrap=cfg.num_bootstrap, seed=seed)
     seen = np.zeros(num_entities, dtype=bool)
@@ -325,7 +342,9 @@ def train_transr(
     overall = test_report["overall"]
     metrics = {
         "task": "link prediction (filtered realistic ranks, both sides, against all entities)",
-        "model": "pykeen.models.TransR, TransE warm start (M_r = I), Bernoulli negatives, early stopping on validation MRR",
+        "model": ("pykeen.models.TransR, TransE warm start (M_r = I)" if cfg.kge_model == "transr" else
+                  f"pykeen model {cfg.kge_model!r}") + ", Bernoulli negatives, early stopping on validation MRR",
+        "kge_model": cfg.kge_model,
         "triples": {"train": int(len(train)), "valid": int(len(valid)), "test": int(len(test)),
                     "valid_ranked": int(len(valid_sample)), "test_ranked": int(len(test_sample))},
         "transr": overall["transr"],
