@@ -2,6 +2,8 @@
 
     kogner predict --model kogner --labels gene,disease "BRCA1 mutations cause breast cancer."
     kogner predict --model kogner --labels gene,disease --file abstracts.txt > entities.jsonl
+    kogner export-onnx --model kogner --out kogner-onnx --quantize int8   # modeling_kogner.export_onnx_kogner
+    kogner predict --onnx kogner-onnx --int8 --labels gene,disease "text"  # no torch needed
     kogner build-teacher --kg embedded --out runs/kg_embeddings        # data_builders.kg_teacher
     kogner build-corpus --kg embedded --out runs/bmg_ner               # data_builders.bmg_ner
     kogner train --dataset_name_or_path runs/bmg_ner ...                # train.py
@@ -46,8 +48,6 @@ def _run(cmd: Sequence[str]) -> int:
 
 # ---------------------------------------------------------------------------------------------- predict
 def predict(args: argparse.Namespace) -> int:
-    from modeling_kogner import KoGNERModel
-
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     if args.file:
         texts = [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
@@ -55,10 +55,25 @@ def predict(args: argparse.Namespace) -> int:
         texts = [" ".join(args.text)]
     else:
         raise SystemExit("kogner predict: give a text or --file")
-    model = KoGNERModel.from_pretrained(args.model)
+    if args.onnx:
+        from modeling_kogner.runtime_onnx_kogner import KoGNERONNXModel
+
+        model = KoGNERONNXModel.from_pretrained(args.onnx, quantized="int8" if args.int8 else None)
+    else:
+        from modeling_kogner import KoGNERModel
+
+        model = KoGNERModel.from_pretrained(args.model)
     results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested, batch_size=args.batch_size)
     for text, entities in zip(texts, results):
         print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+    return 0
+
+
+def export_onnx(args: argparse.Namespace) -> int:
+    from modeling_kogner import KoGNERModel
+
+    model = KoGNERModel.from_pretrained(args.model)
+    print(model.export_onnx(args.out, quantize=args.quantize))
     return 0
 
 
@@ -199,7 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--nested", action="store_true", help="allow nested entities")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--onnx", help="an exported ONNX folder (kogner export-onnx) instead of --model; torch not needed")
+    p.add_argument("--int8", action="store_true", help="with --onnx: the int8 graph")
     p.set_defaults(func=predict)
+
+    p = sub.add_parser("export-onnx", help="ONNX graph (+ int8) of a saved model, for ONNX Runtime on CPU")
+    p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
+    p.add_argument("--out", required=True, help="folder for model.onnx, tokenizer and config")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="also write model_int8.onnx")
+    p.set_defaults(func=export_onnx)
 
     for name, target, help_text in (
         ("build-teacher", ["-m", "data_builders.kg_teacher"], "KG teacher embeddings H (data_builders.kg_teacher)"),
