@@ -16,7 +16,15 @@ import numpy as np
 from .decoding_kogner import Candidate, candidates_from_probs, greedy_decode, owned_starts, plan_windows
 from .tokenization_kogner import split_words
 
-__all__ = ["KoGNERInferenceMixin"]
+__all__ = ["KoGNERInferenceMixin", "to_token_classification"]
+
+
+def to_token_classification(entities: Sequence[Dict]) -> List[Dict]:
+    """Entities in the Hub token-classification schema: ``entity_group, score, word, start, end``."""
+    return [
+        {"entity_group": e["label"], "score": float(e["score"]), "word": e["text"], "start": e["start"], "end": e["end"]}
+        for e in entities
+    ]
 
 
 class KoGNERInferenceMixin:
@@ -128,3 +136,9 @@ class KoGNERInferenceMixin:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label)[0]
+
+    def token_classification(
+        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False
+    ) -> List[Dict]:
+        """What ``pipeline("kogner-ner")`` returns for ``text`` (the Hub token-classification schema), on any backend."""
+        return to_token_classification(self.predict_entities(text, labels, threshold, flat_ner, multi_label))

@@ -145,6 +145,8 @@ _NO_TORCH = textwrap.dedent(
 
     model = KoGNERONNXModel.from_pretrained(sys.argv[2], num_threads=1)
     out = model.batch_predict_entities(json.loads(sys.argv[3]), ["gene", "disease", "drug"], threshold=0.9)
+    hub = model.token_classification(json.loads(sys.argv[3])[0], ["gene", "disease", "drug"], threshold=0.9)
+    assert [(e["start"], e["end"], e["entity_group"]) for e in hub] == [(e["start"], e["end"], e["label"]) for e in out[0]]
     assert "torch" not in sys.modules and "transformers" not in sys.modules
     assert not hasattr(modeling_kogner, "KoGNERModel")
     print(json.dumps(out))
