@@ -2,6 +2,8 @@
 
     kogner predict --model kogner --labels gene,disease "BRCA1 mutations cause breast cancer."
     kogner predict --model kogner --labels gene,disease --file abstracts.txt > entities.jsonl
+    kogner export-onnx --model kogner --out kogner-onnx --quantize int8   # modeling_kogner.export_onnx_kogner
+    kogner predict --onnx kogner-onnx --int8 --labels gene,disease "text"  # no torch needed
     kogner build-teacher --kg embedded --out runs/kg_embeddings        # data_builders.kg_teacher
     kogner build-corpus --kg embedded --out runs/bmg_ner               # data_builders.bmg_ner
     kogner train --dataset_name_or_path runs/bmg_ner ...                # train.py
@@ -66,7 +68,10 @@ def predict(args: argparse.Namespace) -> int:
         raise KoGNERUserError("give a text or --file, not both")
     if not args.file and not args.text:
         raise KoGNERUserError("give a text or --file FILE (one text per line)")
-    check_model_source(args.model, "--model")  # before the model's weights are loaded
+    if args.onnx:
+        check_model_source(args.onnx, "--onnx")
+    else:
+        check_model_source(args.model, "--model")  # before the model's weights are loaded
     if args.file:
         lines = read_text_lines(args.file, args.encoding)
         numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
@@ -77,9 +82,14 @@ def predict(args: argparse.Namespace) -> int:
             return 0
     else:
         numbered = [(None, " ".join(args.text))]
-    from modeling_kogner import KoGNERModel
+    if args.onnx:
+        from modeling_kogner.runtime_onnx_kogner import KoGNERONNXModel
 
-    model = KoGNERModel.from_pretrained(args.model)
+        model = KoGNERONNXModel.from_pretrained(args.onnx, quantized="int8" if args.int8 else None)
+    else:
+        from modeling_kogner import KoGNERModel
+
+        model = KoGNERModel.from_pretrained(args.model)
     texts = [text for _, text in numbered]
     windowed = _windowed(model, texts, labels)
     if windowed:
@@ -94,13 +104,22 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_onnx(args: argparse.Namespace) -> int:
+    from modeling_kogner import KoGNERModel
+    from modeling_kogner.errors_kogner import check_model_source
+
+    check_model_source(args.model, "--model")
+    model = KoGNERModel.from_pretrained(args.model)
+    print(model.export_onnx(args.out, quantize=args.quantize))
+    return 0
+
+
 def _windowed(model, texts: Sequence[str], labels: Sequence[str]) -> List[int]:
     """Indices of the texts the model reads in more than one window (same plan as ``predict_word_spans``)."""
     from modeling_kogner.decoding_kogner import plan_windows
-    from modeling_kogner.processing_kogner import KoGNERProcessor
     from modeling_kogner.tokenization_kogner import split_words
 
-    processor, cfg = KoGNERProcessor.from_model(model), model.config
+    processor, cfg = model.get_processor(), model.config
     budget = processor.max_tokens - processor.prompt_length(list(labels)[: cfg.max_types])
     counts = processor.word_token_counts([[w for w, _, _ in split_words(t)] for t in texts])
     return [i for i, c in enumerate(counts) if len(plan_windows(c, budget, cfg.max_len, cfg.window_overlap)) > 1]
@@ -347,7 +366,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--link", action="store_true", help="add KG ids from the model's kg_index/ (kg_id, kg_name, ...)")
     p.add_argument("--top-k", type=int, default=1, help="with --link: also list this many kg_candidates")
+    p.add_argument("--onnx", help="an exported ONNX folder (kogner export-onnx) instead of --model; torch not needed")
+    p.add_argument("--int8", action="store_true", help="with --onnx: the int8 graph")
     p.set_defaults(func=predict)
+
+    p = sub.add_parser("export-onnx", help="ONNX graph (+ int8) of a saved model, for ONNX Runtime on CPU")
+    p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
+    p.add_argument("--out", required=True, help="folder for model.onnx, tokenizer and config")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="also write model_int8.onnx")
+    p.set_defaults(func=export_onnx)
 
     for name, target, help_text in (
         ("build-teacher", ["-m", "data_builders.kg_teacher"], "KG teacher embeddings H (data_builders.kg_teacher)"),

@@ -16,8 +16,9 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel
@@ -25,11 +26,10 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 from transformers.utils import ModelOutput, logging
 
 from .configuration_kogner import KoGNERConfig
-from .decoding_kogner import Candidate, candidates_from_probs, greedy_decode, owned_starts, plan_windows
 from .errors_kogner import check_model_source, load_error
+from .inference_kogner import KoGNERInferenceMixin
 from .layers_kogner import BiLSTMEncoder, SpanMarkerHead, focal_loss_with_logits, projection_ffn, span_indices
 from .processing_kogner import KoGNERProcessor
-from .tokenization_kogner import split_words
 
 logger = logging.get_logger(__name__)
 
@@ -94,7 +94,7 @@ def _build_encoder(encoder_config, name_or_path: Optional[str] = None) -> PreTra
     return model_class.from_pretrained(name_or_path, config=encoder_config, **kwargs)
 
 
-class KoGNERModel(KoGNERPreTrainedModel):
+class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
     """GLiNER-style span NER with KG distillation. See the module docstring for the computation."""
 
     def __init__(self, config: KoGNERConfig):
@@ -418,129 +418,34 @@ class KoGNERModel(KoGNERPreTrainedModel):
             dist = errors.sum()
         return dist, predictions, targets
 
-    # ------------------------------------------------------------------ inference
-    def _check_inference_args(self, labels, threshold, batch_size) -> List[str]:
-        if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
-            raise TypeError(f"labels must be a list of strings, got {type(labels).__name__}")
-        if not labels:
-            raise ValueError("labels must contain at least one label")
-        bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
-        if bad:
-            raise ValueError(f"labels must be non-empty strings, got {bad}")
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"labels contain duplicates: {sorted({l for l in labels if labels.count(l) > 1})}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return list(labels)
+    # ------------------------------------------------------------------ inference (inference_kogner)
+    def get_processor(self) -> KoGNERProcessor:
+        """The processor of the attached tokenizer (built once per tokenizer)."""
+        cached = getattr(self, "_kogner_processor", None)
+        if cached is None or cached.tokenizer is not self.tokenizer:
+            cached = self._kogner_processor = KoGNERProcessor.from_model(self)
+        return cached
 
     @torch.inference_mode()
-    def predict_word_spans(
-        self,
-        batch_words: Sequence[Sequence[str]],
-        labels: Sequence[str],
-        threshold: float = 0.5,
-        flat_ner: bool = True,
-        multi_label: bool = False,
-        batch_size: int = 8,
-        decode: bool = True,
-    ) -> List[List[Tuple[int, int, str, float]]]:
-        """Entities over pre-split words: per example ``[(start_word, end_word_inclusive, label, score)]``.
-
-        Texts longer than one encoder window are chunked with overlap; more than ``config.max_types``
-        labels are split into prompt groups; all candidates are merged before greedy decoding.
-        ``decode=False`` returns every span × label candidate above ``threshold`` instead (no greedy
-        decoding), e.g. for threshold-free scores.
-        """
-        labels = self._check_inference_args(labels, threshold, batch_size)
-        processor = KoGNERProcessor.from_model(self)
-        cfg = self.config
-        groups = [labels[i : i + cfg.max_types] for i in range(0, len(labels), cfg.max_types)]
-        counts = processor.word_token_counts(batch_words)
-        jobs = []  # (example, group, windows, window index)
-        for g, group in enumerate(groups):
-            budget = processor.max_tokens - processor.prompt_length(group)
-            for i, words in enumerate(batch_words):
-                if not words:
-                    continue
-                windows = plan_windows(counts[i], budget, cfg.max_len, cfg.window_overlap)
-                jobs.extend((i, g, windows, j) for j in range(len(windows)))
-        jobs.sort(key=lambda job: -sum(counts[job[0]][slice(*job[2][job[3]])]))  # batch by length
-
+    def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
+        """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""
         was_training = self.training
         self.eval()
-        candidates: List[List[Candidate]] = [[] for _ in batch_words]
-        for b in range(0, len(jobs), batch_size):
-            chunk = jobs[b : b + batch_size]
-            words = [list(batch_words[i][slice(*windows[j])]) for i, _, windows, j in chunk]
-            enc = processor.encode(words, [groups[g] for _, g, _, _ in chunk])
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            probs = self(**enc).logits.sigmoid().float().cpu()
-            for row, (i, g, windows, j) in enumerate(chunk):
-                candidates[i].extend(
-                    candidates_from_probs(
-                        probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
-                        offset=windows[j][0], owned=owned_starts(windows, j),
-                    )
-                )  # fmt: skip
-        self.train(was_training)
-        return [
-            [(c.start, c.end, c.label, c.score) for c in (greedy_decode(cands, flat_ner, multi_label) if decode else cands)]
-            for cands in candidates
-        ]
+        try:
+            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
+            return self(**enc).logits.sigmoid().float().cpu().numpy()
+        finally:
+            self.train(was_training)
 
-    def batch_predict_entities(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        threshold: float = 0.5,
-        flat_ner: bool = True,
-        multi_label: bool = False,
-        batch_size: int = 8,
-        link: bool = False,
-        top_k: int = 1,
-    ) -> List[List[Dict]]:
-        """Entities of raw texts: per text ``[{"start", "end", "text", "label", "score"}]`` (character offsets).
+    def export_onnx(self, save_directory, quantize: Optional[str] = None, opset: int = 17) -> str:
+        """Export the eval-mode scoring path to ONNX (+ tokenizer and config); see ``export_onnx_kogner``.
 
-        With ``link=True`` each entity also gets ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score`` from the
-        model's KG index (``None`` below its threshold), and ``kg_candidates`` when ``top_k > 1``
-        (:mod:`.linking_kogner`).
+        ``quantize="int8"`` also writes a dynamically quantised ``model_int8.onnx``. Load the folder with
+        ``KoGNERONNXModel.from_pretrained`` (needs only numpy, tokenizers and onnxruntime).
         """
-        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-            raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
-        for k, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{k}] must be a str, got {type(text).__name__}")
-        splits = [split_words(text) for text in texts]
-        spans = self.predict_word_spans(
-            [[w for w, _, _ in s] for s in splits], labels, threshold, flat_ner, multi_label, batch_size
-        )
-        results = []
-        for text, split, entities in zip(texts, splits, spans):
-            out = []
-            for start, end, label, score in entities:
-                char_start, char_end = split[start][1], split[end][2]
-                out.append({"start": char_start, "end": char_end, "text": text[char_start:char_end], "label": label, "score": score})
-            results.append(out)
-        if link:
-            from .linking_kogner import link_predictions
+        from .export_onnx_kogner import export_onnx
 
-            links = link_predictions(self, [[w for w, _, _ in s] for s in splits], spans, labels, top_k=top_k)
-            for out, text_links in zip(results, links):
-                for entity, kg in zip(out, text_links):
-                    entity.update(kg)
-        return results
-
-    def predict_entities(
-        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False,
-        link: bool = False, top_k: int = 1,
-    ) -> List[Dict]:
-        """Entities of one text: ``[{"start", "end", "text", "label", "score"}]`` with ``text[start:end]``
-        (+ ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score`` with ``link=True``; see ``batch_predict_entities``)."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label, link=link, top_k=top_k)[0]
+        return str(export_onnx(self, save_directory, quantize=quantize, opset=opset))
 
 
 def _type_codes(entity_types: Sequence) -> torch.Tensor:

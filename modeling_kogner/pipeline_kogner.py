@@ -4,7 +4,8 @@
     >>> ner("Aspirin inhibits COX-1.", labels=["drug", "gene"])
     [{'entity_group': 'drug', 'score': 0.97, 'word': 'Aspirin', 'start': 0, 'end': 7}, ...]
 
-``text[start:end] == word`` for every entity.
+``text[start:end] == word`` for every entity. An ONNX Runtime model (no torch, so no transformers
+pipeline) gives the same output with ``model.token_classification(text, labels)``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from transformers import Pipeline
+
+from .inference_kogner import to_token_classification
 
 __all__ = ["KoGNERPipeline"]
 
@@ -44,8 +47,4 @@ class KoGNERPipeline(Pipeline):
         return {"text": model_inputs["text"], "entities": entities}
 
     def postprocess(self, model_outputs: Dict[str, Any]) -> List[Dict[str, Any]]:
-        return [
-            {"entity_group": e["label"], "score": float(e["score"]), "word": e["text"], "start": e["start"], "end": e["end"],
-             **{k: v for k, v in e.items() if k.startswith("kg_")}}
-            for e in model_outputs["entities"]
-        ]
+        return to_token_classification(model_outputs["entities"])
