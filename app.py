@@ -6,7 +6,8 @@
     python app.py --model me/kogner-bmg --host 0.0.0.0 --port 7860
 
 Type a text, the entity labels to look for (comma-separated, any wording: the model is zero-shot over
-labels) and a threshold; the entities are highlighted and listed with their scores. The page also reads
+labels) and a threshold; the entities are highlighted and listed with their scores and, when the model
+was saved with a KG index (``kg_index/``), the KG id, name and link score of each. The page also reads
 ``?text=…&labels=…&threshold=…&nested=1`` from its URL and answers at once, so a prediction can be shared
 as a link.
 """
@@ -32,7 +33,7 @@ EXAMPLES = [
     ["Patients with Dravet syndrome often present with febrile seizures and ataxia.", "disease, phenotype", 0.4, False],
     ["IL-2 gene expression requires NF-kappa B activation in human T cells.", "protein, DNA, cell type", 0.4, True],
 ]
-HEADERS = ["entity", "label", "score", "start", "end"]
+HEADERS = ["entity", "label", "score", "start", "end", "kg_id", "kg_name", "kg_score"]
 
 
 def parse_labels(text: str) -> List[str]:
@@ -52,12 +53,15 @@ def predict(model, text: str, labels_text: str, threshold: float, nested: bool =
     text = text or ""
     if not text.strip():
         return {"text": text, "entities": []}, []
-    entities = model.predict_entities(text, labels, threshold=threshold, flat_ner=not nested)
+    link = getattr(model, "kg_index", None) is not None  # a model saved with kg_index/ also gives KG ids
+    entities = model.predict_entities(text, labels, threshold=threshold, flat_ner=not nested, link=link)
     highlighted = {
         "text": text,
         "entities": [{"entity": e["label"], "start": e["start"], "end": e["end"]} for e in entities],
     }
-    rows = [[e["text"], e["label"], round(float(e["score"]), 4), e["start"], e["end"]] for e in entities]
+    rows = [[e["text"], e["label"], round(float(e["score"]), 4), e["start"], e["end"], e.get("kg_id") or "",
+             e.get("kg_name") or "", round(float(e["kg_score"]), 4) if e.get("kg_score") is not None else ""]
+            for e in entities]  # fmt: skip
     return highlighted, rows
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from tqdm.auto import tqdm
+from data_builders.progress import progress
 
 from metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
 from metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
@@ -98,10 +98,12 @@ def _relabel(dataset, label_map: Mapping[str, str], where: str):
     )
 
 
-def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]] = None, split: str = "test"):
+def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]] = None, split: str = "test",
+                   data_format: Optional[str] = None):  # fmt: skip
     """A ``datasets.Dataset`` of KoGNER corpus examples from a BMG-NER folder (its ``split``), a CoNLL
-    IOB2 file or a JSON-lines file (``.jsonl``/``.json``, GENIA-style nested), with ``label_map`` applied."""
-    from data_builders.benchmarks import read_conll, read_jsonl
+    IOB2 file or a JSON-lines file (GENIA-style nested), with ``label_map`` applied. A file's format is read
+    from its content (``data_builders.benchmarks.detect_format``) unless ``data_format`` names it."""
+    from data_builders.benchmarks import read_benchmark
     from data_builders.bmg_ner import load_corpus
 
     path = Path(path)
@@ -114,9 +116,8 @@ def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]
             raise ValueError(f"{path} is not a KoGNER corpus: need 'tokenized_text' and 'ner' columns, got {dataset.column_names}")
         return _relabel(dataset, label_map, str(path)) if label_map else dataset
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset at {path} (expected a BMG-NER folder, a CoNLL file or a .jsonl file)")
-    reader = read_jsonl if path.suffix.lower() in (".jsonl", ".json") else read_conll
-    return reader(path, label_map=dict(label_map) if label_map else None)
+        raise FileNotFoundError(f"no dataset at {path} (expected a BMG-NER folder, a CoNLL file or a JSON-lines file)")
+    return read_benchmark(path, label_map=dict(label_map) if label_map else None, data_format=data_format)
 
 
 def gold_labels(dataset) -> List[str]:
@@ -145,11 +146,12 @@ class EvalDataset:
         label_map: Optional[Mapping[str, str]] = None,
         dev_path: Optional[Union[str, Path]] = None,
         flat_ner: bool = True,
+        data_format: Optional[str] = None,
     ) -> "EvalDataset":
         """Read the test split (and the dev split) of a benchmark; the labels are the label map's
         values when a map is given, otherwise the gold labels of the test split."""
-        dataset = load_benchmark(path, label_map, split="test")
-        dev = load_benchmark(dev_path, label_map, split="validation") if dev_path else None
+        dataset = load_benchmark(path, label_map, split="test", data_format=data_format)
+        dev = load_benchmark(dev_path, label_map, split="validation", data_format=data_format) if dev_path else None
         if label_map:
             labels = list(dict.fromkeys(label_map.values()))
         else:
@@ -200,7 +202,7 @@ def predict_spans(
     words = dataset["tokenized_text"]
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     out: List[Optional[WordSpans]] = [None] * len(words)
-    for begin in tqdm(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
+    for begin in progress(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
         idx = order[begin : begin + batch_size]
         batch = model.predict_word_spans(
             [list(words[i]) for i in idx],
@@ -426,11 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH_OR_REPO",
                         help="a saved KoGNER folder or Hub repo id; repeat for several columns")
     parser.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH",
-                        help="a BMG-NER folder (test split), a CoNLL IOB2 file or a .jsonl file; repeat for rows")
+                        help="a BMG-NER folder (test split), a CoNLL IOB2 file or a JSON-lines file; repeat for rows")
     parser.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label[,Type:label]",
                         help="label map of a dataset: corpus type → label the model is asked for")
     parser.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",
                         help="dev split of a dataset (folder: its validation split): the threshold is chosen on it")
+    parser.add_argument("--format", action="append", default=[], metavar="NAME=conll|jsonl",
+                        help="file format of a dataset (and its --dev); default: read from the file's first line")
     parser.add_argument("--nested", nargs="*", default=None, metavar="NAME",
                         help="nested decoding for these datasets (all of them when no name is given)")
     parser.add_argument("--threshold", default="0.5",
@@ -443,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine eval_results.json files of earlier runs into one table (no model is run)")
+    parser.add_argument("--link", action="store_true",
+                        help="entity linking instead of NER (kogner_training.link_runner): link_results.json/.md")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -456,6 +462,20 @@ def _load_model(path: str, device: Optional[str]):
     model = KoGNERModel.from_pretrained(path)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return model.eval()
+
+
+def _provenance(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], dev_paths: Mapping[str, str]) -> Dict[str, Any]:
+    """Commit, command and fingerprints of every local input (a model: its weights and config; a Hub id: none)."""
+    from kogner_training.provenance import provenance
+
+    inputs: Dict[str, Optional[Path]] = {}
+    for name, path in model_paths.items():
+        folder = Path(path)
+        for file in ("model.safetensors", "config.json"):
+            inputs[f"model {name}/{file}"] = folder / file if (folder / file).is_file() else None
+    for kind, paths in (("dataset", dataset_paths), ("dev", dev_paths)):
+        inputs.update({f"{kind} {name}": Path(path) if Path(path).exists() else None for name, path in paths.items()})
+    return provenance(inputs=inputs)
 
 
 def _write(results: Mapping[str, Any], output_dir: str, compare_paper: bool) -> None:
@@ -476,7 +496,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if args.model or args.dataset:
             parser.error("--merge combines earlier results: give no --model/--dataset with it")
         try:
-            results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
+            parts = [json.loads(Path(p).read_text()) for p in args.merge]
+            results = merge_results(parts)
+            results["provenance"] = _provenance({}, {f"results #{k + 1}": p for k, p in enumerate(args.merge)}, {})
+            results["provenance"]["merged"] = [part.get("provenance") for part in parts]
         except (ValueError, FileNotFoundError) as err:
             raise KoGNERUserError(one_line(err)) from err
         _write(results, args.output_dir, args.compare_paper)
@@ -488,8 +511,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         dataset_paths = _named(args.dataset, "--dataset")
         label_maps = {name: parse_label_map(spec) for name, spec in _named(args.labels, "--labels").items()}
         dev_paths = _named(args.dev, "--dev")
+        formats = _named(args.format, "--format")
         nested = set(dataset_paths) if args.nested == [] else set(args.nested or [])
-        for flag, names in (("--labels", label_maps), ("--dev", dev_paths), ("--nested", nested)):
+        for flag, names in (("--labels", label_maps), ("--dev", dev_paths), ("--format", formats), ("--nested", nested)):
             unknown = sorted(set(names) - set(dataset_paths))
             if unknown:
                 raise ValueError(f"{flag} names unknown datasets {unknown}; datasets are {sorted(dataset_paths)}")
@@ -507,15 +531,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {args.batch_size}")
         eval_datasets = [
-            EvalDataset.from_path(name, path, label_maps.get(name), dev_paths.get(name), flat_ner=name not in nested)
+            EvalDataset.from_path(name, path, label_maps.get(name), dev_paths.get(name), flat_ner=name not in nested,
+                                  data_format=formats.get(name))  # fmt: skip
             for name, path in dataset_paths.items()
         ]
         for path in model_paths.values():
             check_model_source(path, "--model")  # before any model is loaded
     except (ValueError, FileNotFoundError) as err:
         raise KoGNERUserError(one_line(err)) from err
+    if args.link:
+        from kogner_training.link_runner import run_link_evaluation
+
+        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
+    results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
     _write(results, args.output_dir, args.compare_paper)
     return results
 

@@ -119,6 +119,8 @@ class KoGNERTrainingArguments(TrainingArguments):
         log_grad_norms (`bool`, defaults to False): at every logging step, also log the gradient norm that each
             weighted loss term alone puts on the encoder (``grad_norm_lang``, ``grad_norm_dist``; two extra
             backward passes on that step only).
+        kg_type_residual (`bool`, defaults to False): distil only what is not entity type: each type's mean row
+            is removed from H before the target map is fitted and from the rows distilled.
         eval_threshold (`float`, defaults to 0.5): decoding threshold of span probabilities during evaluation.
         eval_flat_ner (`bool`, defaults to True): flat (no overlap) decoding during evaluation.
     """
@@ -151,6 +153,9 @@ class KoGNERTrainingArguments(TrainingArguments):
     lang_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
     dist_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
     log_grad_norms: bool = field(default=False, metadata={"help": "Log each loss term's gradient norm on the encoder."})
+    kg_type_residual: bool = field(
+        default=False, metadata={"help": "Remove each entity type's mean row from H (distil what is not type)."}
+    )
     eval_threshold: float = field(default=0.5, metadata={"help": "Span probability threshold when evaluating."})
     eval_flat_ner: bool = field(default=True, metadata={"help": "Flat (non-overlapping) decoding when evaluating."})
 

@@ -30,6 +30,8 @@ from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
 from .loss_diagnostics import term_grad_norms
 from .type_sampling import NegativeTypeSampler
+from .step_logger import StepLoggerCallback, use_log_progress
+from .teacher_identity import check_same_teacher, checkpoint_config, record_teacher
 
 logger = logging.get_logger(__name__)
 
@@ -180,6 +182,8 @@ class KoGNERTrainer(Trainer):
         if compute_metrics is None:
             compute_metrics = SpanF1Metrics(self.eval_data_collator.entity_types)
         callbacks = [_CollatorEpochCallback(data_collator, self.eval_data_collator), *(callbacks or [])]
+        if use_log_progress(args):  # not a terminal: no tqdm bar, one plain line every 30 s instead
+            callbacks.append(StepLoggerCallback())
         super().__init__(
             model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
             eval_dataset=eval_dataset, compute_metrics=compute_metrics, callbacks=callbacks, **kwargs,
@@ -215,15 +219,30 @@ class KoGNERTrainer(Trainer):
             raise ValueError("dist_loss_weight > 0 but the given data_collator has no kg_embeddings")
         model.kg_span_head.requires_grad_(True)
         dim = int(kg_embeddings.matrix.size(-1))
+        entities = getattr(kg_embeddings, "entities", None)
+        types = entities["type"].astype(str).tolist() if entities is not None and "type" in entities else None
         if model.config.kg_embedding_dim == 0:
             logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
-            model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None)
-        elif model.config.kg_embedding_dim != dim:
-            raise KoGNERUserError(
-                f"the model's distillation target was fitted on H of width {model.config.kg_embedding_dim}, but the "
-                f"teacher table has width {dim}; use the same --kg_embeddings/--kg_blocks as the checkpoint"
-            )
+            model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None,
+                                entity_types=types, type_residual=args.kg_type_residual)
+            logger.info(f"share of variance explained by entity type: {model.config.kg_target_type_variance}")
+            record_teacher(model.config, kg_embeddings)
+        else:
+            check_same_teacher(model.config, kg_embeddings)
+        if model.config.kg_type_residual and not getattr(kg_embeddings, "type_residual", False):
+            from modeling_kogner.modeling_kogner import remove_type_means
+
+            kg_embeddings.matrix = remove_type_means(kg_embeddings.matrix, types)  # the rows the collator serves
+            kg_embeddings.type_residual = True
         return kg_embeddings
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Resume only onto the teacher the checkpoint's target map was fitted on."""
+        fitted = checkpoint_config(resume_from_checkpoint)
+        kg_embeddings = getattr(self.data_collator, "kg_embeddings", None)
+        if fitted is not None and kg_embeddings is not None:
+            check_same_teacher(fitted, kg_embeddings, what=f"the checkpoint {resume_from_checkpoint}")
+        return super()._load_from_checkpoint(resume_from_checkpoint, model)
 
     # ------------------------------------------------------------------ data
     @contextlib.contextmanager
