@@ -187,7 +187,7 @@ FORMATS = {"conll": read_conll, "jsonl": read_jsonl}
 
 
 def _first_line(path: Path) -> str:
-    with open_text(path, hint=NOT_UTF8) as handle:  # an undecodable file gets the reader's error, not a codec one
+    with open_text(path, hint=NOT_UTF8) as handle:
         for line in handle:
             if line.strip():
                 return line.strip()
