@@ -97,14 +97,14 @@ def kg_effect(comparisons: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
         found = {c["b"]: c for c in comparisons if c["dataset"] == d and c["subset"] == "all" and c["a"] == "full_H"}
         missing = [ctl for ctl in CONTROLS if ctl not in found]
         if missing:
-            out[d] = {"claimed": False, "why": f"no {' / '.join(missing)} control finished"}
+            out[d] = {"claimed": False, "judged": False, "why": f"no {' / '.join(missing)} control finished"}
             continue
         beats = all(found[ctl]["ci_low"] > 0 for ctl in CONTROLS)
         why = "; ".join(
             f"full H − {ctl}: {100 * found[ctl]['diff']:+.1f} [{100 * found[ctl]['ci_low']:+.1f}, {100 * found[ctl]['ci_high']:+.1f}]"
             for ctl in CONTROLS
         )
-        out[d] = {"claimed": bool(beats), "why": why}
+        out[d] = {"claimed": bool(beats), "judged": True, "why": why}
     return out
 
 
