@@ -140,6 +140,7 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "run_commits": commits,
         "inputs": one["run"]["inputs"] if one else None,
         "teacher_meta": _teacher_meta(config),
+        "name_baseline": _name_baseline(config),
         "provenance": provenance(inputs={"corpus": config.resolve(config.raw["corpus"]), "teacher": config.resolve(config.raw["teacher"])}),
     }
     out = config.results_dir
@@ -150,6 +151,19 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     plotted = forest_plot(comparisons, png_path)
     md_path.write_text(to_markdown(result, png_path.name if plotted else None))
     return [json_path, md_path] + ([png_path] if plotted else [])
+
+
+def _name_baseline(config: ExperimentConfig) -> Optional[Dict[str, Any]]:
+    """``name_baseline.json`` (``python -m experiments.name_baseline``) when it was made on the same corpus and teacher."""
+    path = config.results_dir / "name_baseline.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    from kogner_training.provenance import fingerprint_path
+
+    made_on = {k: v.get("sha256") for k, v in (data.get("provenance", {}).get("inputs") or {}).items()}
+    current = {k: fingerprint_path(config.resolve(config.raw[k])) for k in ("corpus", "teacher")}
+    return data["splits"] if made_on == current else None
 
 
 def _teacher_meta(config: ExperimentConfig) -> Dict[str, Any]:
