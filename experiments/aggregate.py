@@ -140,6 +140,7 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "run_commits": commits,
         "inputs": one["run"]["inputs"] if one else None,
         "teacher_meta": _teacher_meta(config),
+        "notes": list(config.raw.get("notes") or []),
         "name_baseline": _name_baseline(config),
         "provenance": provenance(inputs={"corpus": config.resolve(config.raw["corpus"]), "teacher": config.resolve(config.raw["teacher"])}),
     }

@@ -125,4 +125,6 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
         lines.append(f"- {name}: `{value['path']}` sha256 `{value['sha256'][:16]}…`")
     if result.get("teacher_meta"):
         lines.append(f"- teacher meta: {result['teacher_meta']}")
+    for note in result.get("notes") or []:
+        lines.append(f"- note: {note}")
     return "\n".join(lines) + "\n"
