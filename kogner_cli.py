@@ -143,7 +143,8 @@ def main_job(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
     kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "gliner_ft", out / "eval"
-    kg = {"kg": ROOT / "data_builders" / "embedded" if args.kg == "embedded" else Path(args.kg)}
+    # Stages run with cwd=ROOT (see _run), so relative input paths are relative to ROOT.
+    kg = {"kg": ROOT / "data_builders" / "embedded" if args.kg == "embedded" else ROOT / args.kg}
     eval_cmd = _python(
         _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"GLiNER (ft)={baseline_dir}",
         "--dataset", f"BMG={corpus}", "--output-dir", str(eval_dir), "--batch-size", "16",
@@ -151,7 +152,7 @@ def main_job(args: argparse.Namespace) -> int:
     eval_inputs = {"corpus": corpus, **_model_files(kogner_dir), **_model_files(baseline_dir)}
     for spec in args.benchmark:
         eval_cmd += ["--dataset", spec]
-        eval_inputs[f"benchmark {spec.partition('=')[0]}"] = Path(spec.partition("=")[2])
+        eval_inputs[f"benchmark {spec.partition('=')[0]}"] = ROOT / spec.partition("=")[2]
     for spec in args.labels:
         eval_cmd += ["--labels", spec]
     stages = [
