@@ -6,7 +6,10 @@ Every score is strict entity-level micro F1 (exact word span and label, :mod:`me
 The corpus' own gold tokens are fed to the model as words (``predict_word_spans``), so predicted and
 gold spans index the same words. Decoding is flat by default; ``--nested`` switches GENIA-style data
 to nested decoding. With ``--dev`` the threshold is chosen on that dev split (best F1 over a grid),
-otherwise ``--threshold`` is used.
+otherwise ``--threshold`` is used; ``--threshold dev`` requires a ``--dev`` split for every dataset. Each
+split is run through the model once (every span × label candidate above a floor is kept,
+:mod:`metrics.span_candidates`); thresholds are then tried offline, and a threshold-free PR-AUC over the
+candidates is reported next to F1.
 
     python eval.py --model kogner=./kogner --model gliner-ft=./gliner_ft \\
         --dataset bmg=./bmg_ner \\
@@ -33,7 +36,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from data_builders.progress import progress
 
+from metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
+from metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
 from metrics.span_f1 import compute_span_f1
+from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, one_line, run_cli
 
 logger = logging.getLogger("kogner.eval")
 
@@ -188,9 +194,11 @@ def predict_spans(
     multi_label: bool = False,
     batch_size: int = 8,
     desc: Optional[str] = None,
+    decode: bool = True,
 ) -> List[WordSpans]:
     """``model.predict_word_spans`` over the gold tokens of ``dataset``, in length-sorted batches
-    (less padding) with a progress bar; results come back in the dataset's order."""
+    (less padding) with a progress bar; results come back in the dataset's order (``decode=False``: every
+    candidate above ``threshold``, undecoded)."""
     words = dataset["tokenized_text"]
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     out: List[Optional[WordSpans]] = [None] * len(words)
@@ -203,6 +211,7 @@ def predict_spans(
             flat_ner=flat_ner,
             multi_label=multi_label,
             batch_size=batch_size,
+            decode=decode,
         )
         if len(batch) != len(idx):
             raise RuntimeError(f"predict_word_spans returned {len(batch)} results for {len(idx)} examples")
@@ -235,12 +244,7 @@ def choose_threshold(
     if not grid or grid[0] < 0 or grid[-1] >= 1:
         raise ValueError(f"threshold grid must be non-empty values in [0, 1), got {list(grid)}")
     predictions = predict_spans(model, dev_dataset, labels, grid[0], flat_ner, multi_label, batch_size, desc)
-    references = dev_dataset["ner"]
-    f1_by_threshold = {
-        f"{t:g}": compute_span_f1(filter_by_threshold(predictions, t), references)["f1"] for t in grid
-    }
-    best = max(grid, key=lambda t: (f1_by_threshold[f"{t:g}"], -abs(t - prefer)))
-    return best, f1_by_threshold
+    return choose_threshold_from_candidates(predictions, dev_dataset["ner"], grid, prefer, flat_ner)
 
 
 def evaluate_model(
@@ -259,7 +263,9 @@ def evaluate_model(
     """Strict span P/R/F1 (micro and per label) of ``model`` on ``dataset``'s gold tokens.
 
     With ``dev_dataset`` the threshold is chosen on it (:func:`choose_threshold`) and ``threshold``
-    only breaks ties. The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
+    only breaks ties. The test split is run once; its candidates give F1 at the threshold and the
+    threshold-free ``pr_auc`` (:func:`metrics.span_candidates.average_precision`, ``pr_auc_per_label``).
+    The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
     ``threshold_source`` (``"fixed"`` or ``"dev"``), ``dev_f1_by_threshold``, ``labels``, ``flat_ner``,
     ``predict_seconds`` and ``sentences_per_second`` (test split only); with ``return_predictions`` also ``predictions`` (per example
     ``[(start, end, label, score)]``).
@@ -276,10 +282,16 @@ def evaluate_model(
             desc=f"{desc} (dev)" if desc else "dev",
         )
     started = time.perf_counter()
-    predictions = predict_spans(model, dataset, labels, threshold, flat_ner, multi_label, batch_size, desc)
+    floor = min(CANDIDATE_FLOOR, threshold)
+    candidates = predict_spans(model, dataset, labels, floor, flat_ner, multi_label, batch_size, desc, decode=False)
     seconds = time.perf_counter() - started
+    predictions = decode_candidates(candidates, threshold, flat_ner, multi_label)
     scores = compute_span_f1(predictions, dataset["ner"])
+    ranked = average_precision(candidates, dataset["ner"], labels)
     scores.update(
+        pr_auc=ranked["pr_auc"],
+        pr_auc_per_label=ranked["per_label"],
+        pr_auc_floor=floor,
         threshold=float(threshold),
         threshold_source="dev" if dev_scores is not None else "fixed",
         dev_f1_by_threshold=dev_scores,
@@ -379,25 +391,26 @@ def results_to_markdown(results: Mapping[str, Any], digits: int = 1, compare_pap
         reference = paper_reference(d) or {}
         row += [f"{reference[c]:.1f}" if c in reference else "—" for c in paper_columns]
         lines.append(f"| {d} | " + " | ".join(row) + " |")
-    lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | Gold entities |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | PR-AUC | Gold entities |",
+              "|---|---|---|---|---|---|---|---|"]
     for d in datasets_:
         for m in (m for m in models if m in results["results"][d]):
             s = results["results"][d][m]
             source = " (dev)" if s["threshold_source"] == "dev" else ""
             lines.append(
                 f"| {d} | {m} | {cell(s['precision'])} | {cell(s['recall'])} | {cell(s['f1'])} | "
-                f"{s['threshold']:g}{source} | {s['gold']} |"
+                f"{s['threshold']:g}{source} | {cell(s['pr_auc']) if s.get('pr_auc') is not None else '—'} | {s['gold']} |"
             )
     return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------- CLI
 def _named(values: Sequence[str], flag: str, default_name=None) -> Dict[str, str]:
-    """``["a=x", "b=y"]`` → ``{"a": "x", "b": "y"}``; ``default_name(value)`` names bare values."""
+    """``["a=x", "b=y"]`` → ``{"a": "x", "b": "y"}``; ``default_name(value)`` names bare values. The last
+    ``=`` separates, so a name may hold one (``"b = 0 ablation=runs/b0"``)."""
     named: Dict[str, str] = {}
     for value in values or []:
-        name, sep, rest = value.partition("=")
+        name, sep, rest = value.rpartition("=")
         if not sep:
             if default_name is None:
                 raise ValueError(f"{flag} expects NAME=VALUE, got {value!r}")
@@ -424,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file format of a dataset (and its --dev); default: read from the file's first line")
     parser.add_argument("--nested", nargs="*", default=None, metavar="NAME",
                         help="nested decoding for these datasets (all of them when no name is given)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="span score threshold (default 0.5)")
+    parser.add_argument("--threshold", default="0.5",
+                        help="span score threshold (default 0.5), or 'dev': chosen on each dataset's --dev split")
     parser.add_argument("--threshold-grid", type=str, default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLD_GRID),
                         help="comma-separated thresholds tried on --dev splits")
     parser.add_argument("--multi-label", action="store_true", help="allow several labels on the same span")
@@ -433,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine eval_results.json files of earlier runs into one table (no model is run)")
+    parser.add_argument("--link", action="store_true",
+                        help="entity linking instead of NER (kogner_training.link_runner): link_results.json/.md")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -485,7 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             results["provenance"] = _provenance({}, {f"results #{k + 1}": p for k, p in enumerate(args.merge)}, {})
             results["provenance"]["merged"] = [part.get("provenance") for part in parts]
         except (ValueError, FileNotFoundError) as err:
-            raise SystemExit(f"eval.py: error: {err}") from None
+            raise KoGNERUserError(one_line(err)) from err
         _write(results, args.output_dir, args.compare_paper)
         return results
     if not args.model or not args.dataset:
@@ -502,6 +518,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             if unknown:
                 raise ValueError(f"{flag} names unknown datasets {unknown}; datasets are {sorted(dataset_paths)}")
         grid = [float(t) for t in args.threshold_grid.split(",") if t.strip()]
+        if args.threshold == "dev":
+            undeveloped = sorted(set(dataset_paths) - set(dev_paths))
+            if undeveloped:
+                raise ValueError(f"--threshold dev needs a --dev split for every dataset; missing for {undeveloped}")
+            args.threshold = 0.5  # only breaks ties between equally good dev thresholds
+        else:
+            try:
+                args.threshold = float(args.threshold)
+            except ValueError:
+                raise ValueError(f"--threshold must be a number in [0, 1) or 'dev', got {args.threshold!r}") from None
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {args.batch_size}")
         eval_datasets = [
@@ -509,8 +535,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                                   data_format=formats.get(name))  # fmt: skip
             for name, path in dataset_paths.items()
         ]
+        for path in model_paths.values():
+            check_model_source(path, "--model")  # before any model is loaded
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"eval.py: error: {err}") from None
+        raise KoGNERUserError(one_line(err)) from err
+    if args.link:
+        from kogner_training.link_runner import run_link_evaluation
+
+        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
     results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
@@ -519,4 +551,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "eval.py")

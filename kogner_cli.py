@@ -2,17 +2,21 @@
 
     kogner predict --model kogner --labels gene,disease "BRCA1 mutations cause breast cancer."
     kogner predict --model kogner --labels gene,disease --file abstracts.txt > entities.jsonl
+    kogner export-onnx --model kogner --out kogner-onnx --quantize int8   # modeling_kogner.export_onnx_kogner
+    kogner predict --onnx kogner-onnx --int8 --labels gene,disease "text"  # no torch needed
     kogner build-teacher --kg embedded --out runs/kg_embeddings        # data_builders.kg_teacher
     kogner build-corpus --kg embedded --out runs/bmg_ner               # data_builders.bmg_ner
     kogner train --dataset_name_or_path runs/bmg_ner ...                # train.py
     kogner evaluate --model kogner --dataset bmg=runs/bmg_ner           # eval.py
+    kogner build-kg-index --kg-embeddings runs/kg_embeddings --model kogner   # kogner_training.build_kg_index
     kogner main                                                         # the whole pipeline (README command 1)
 
-``kogner main`` runs teacher → corpus → KoGNER training → the b=0 ablation → evaluation → ``./kogner`` with
-its card → one example prediction. Every stage runs in its own process, prints its wall time, and is
-skipped on a re-run once it has finished with the same fingerprint (command + input contents, kept in
-``OUT/stages.json``), so an interrupted run resumes where it stopped and a changed setting reruns that stage
-and every stage after it.
+``kogner main`` runs teacher → corpus → KoGNER training → its KG index → the b = 0 ablation → evaluation
+(thresholds chosen on each dataset's dev split) → ``./kogner`` with its card → one example prediction. It trains
+ONE seed: an anecdote, not evidence (the controlled multi-seed comparison is ``python -m experiments.distillation``).
+Every stage runs in its own process, prints its wall time, and is skipped on a re-run once it has finished
+with the same fingerprint (command + input contents, kept in ``OUT/stages.json``), so an interrupted run
+resumes where it stopped and a changed setting reruns that stage and every stage after it.
 """
 
 from __future__ import annotations
@@ -49,20 +53,76 @@ def _run(cmd: Sequence[str]) -> int:
 
 # ---------------------------------------------------------------------------------------------- predict
 def predict(args: argparse.Namespace) -> int:
-    from modeling_kogner import KoGNERModel
+    from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, read_text_lines
 
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
-    if args.file:
-        texts = [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
-    elif args.text:
-        texts = [" ".join(args.text)]
+    if not labels:
+        raise KoGNERUserError(f"--labels {args.labels!r}: no label; give comma-separated entity types, e.g. --labels gene,disease")
+    if len(set(labels)) != len(labels):
+        raise KoGNERUserError(f"--labels {args.labels!r}: a label is given twice; give each entity type once")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise KoGNERUserError(f"--threshold {args.threshold:g}: a span probability, give a number in [0, 1]")
+    if args.batch_size < 1:
+        raise KoGNERUserError(f"--batch-size {args.batch_size}: give a positive number")
+    if args.file and args.text:
+        raise KoGNERUserError("give a text or --file, not both")
+    if not args.file and not args.text:
+        raise KoGNERUserError("give a text or --file FILE (one text per line)")
+    if args.onnx:
+        check_model_source(args.onnx, "--onnx")
     else:
-        raise SystemExit("kogner predict: give a text or --file")
-    model = KoGNERModel.from_pretrained(args.model)
-    results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested, batch_size=args.batch_size)
-    for text, entities in zip(texts, results):
-        print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+        check_model_source(args.model, "--model")  # before the model's weights are loaded
+    if args.file:
+        lines = read_text_lines(args.file, args.encoding)
+        numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+        if len(numbered) < len(lines):
+            print(f"kogner predict: skipped {len(lines) - len(numbered)} blank line(s) of {args.file}", file=sys.stderr)
+        if not numbered:
+            print(f"kogner predict: {args.file} has no text ({len(lines)} line(s)); nothing written", file=sys.stderr)
+            return 0
+    else:
+        numbered = [(None, " ".join(args.text))]
+    if args.onnx:
+        from modeling_kogner.runtime_onnx_kogner import KoGNERONNXModel
+
+        model = KoGNERONNXModel.from_pretrained(args.onnx, quantized="int8" if args.int8 else None)
+    else:
+        from modeling_kogner import KoGNERModel
+
+        model = KoGNERModel.from_pretrained(args.model)
+    texts = [text for _, text in numbered]
+    windowed = _windowed(model, texts, labels)
+    if windowed:
+        where = ", ".join(str(numbered[i][0] or "the text") for i in windowed[:10]) + (", …" if len(windowed) > 10 else "")
+        print(f"kogner predict: {len(windowed)} text(s) longer than one encoder window were read in overlapping windows "
+              f"(line {where})", file=sys.stderr)  # fmt: skip
+    results = model.batch_predict_entities(texts, labels, threshold=args.threshold, flat_ner=not args.nested,
+                                           batch_size=args.batch_size, link=args.link, top_k=args.top_k)
+    for (line, text), entities in zip(numbered, results):
+        record = {"line": line} if line is not None else {}
+        print(json.dumps({**record, "text": text, "entities": entities}, ensure_ascii=False))
     return 0
+
+
+def export_onnx(args: argparse.Namespace) -> int:
+    from modeling_kogner import KoGNERModel
+    from modeling_kogner.errors_kogner import check_model_source
+
+    check_model_source(args.model, "--model")
+    model = KoGNERModel.from_pretrained(args.model)
+    print(model.export_onnx(args.out, quantize=args.quantize))
+    return 0
+
+
+def _windowed(model, texts: Sequence[str], labels: Sequence[str]) -> List[int]:
+    """Indices of the texts the model reads in more than one window (same plan as ``predict_word_spans``)."""
+    from modeling_kogner.decoding_kogner import plan_windows
+    from modeling_kogner.tokenization_kogner import split_words
+
+    processor, cfg = model.get_processor(), model.config
+    budget = processor.max_tokens - processor.prompt_length(list(labels)[: cfg.max_types])
+    counts = processor.word_token_counts([[w for w, _, _ in split_words(t)] for t in texts])
+    return [i for i, c in enumerate(counts) if len(plan_windows(c, budget, cfg.max_len, cfg.window_overlap)) > 1]
 
 
 # ---------------------------------------------------------------------------------------------- main job
@@ -138,21 +198,50 @@ def _model_files(folder: Path) -> Dict[str, Path]:
     return {f"{folder.name}/{f}": folder / f for f in ("model.safetensors", "config.json")}
 
 
+ABLATION = "b = 0 ablation"  # the same model trained without distillation (not GLiNER (ft): no GLiNER start)
+DEV_NAMES = ("devel.tsv", "dev.tsv", "devel.txt", "dev.txt", "validation.tsv")
+
+
+def _dev_split_of(spec: str, explicit: Sequence[str]) -> str:
+    """``NAME=DEV_PATH`` for a ``--benchmark NAME=PATH``: the ``--dev NAME=...`` given, else a dev file beside it."""
+    name, _, path = spec.partition("=")
+    for item in explicit:
+        if item.partition("=")[0] == name:
+            return item
+    for candidate in DEV_NAMES:
+        sibling = Path(path).with_name(candidate)
+        if sibling.is_file():
+            return f"{name}={sibling}"
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    raise KoGNERUserError(
+        f"thresholds are chosen on dev splits, but no dev split of --benchmark {spec} was found "
+        f"(looked for {', '.join(DEV_NAMES)} beside it); pass --dev {name}=PATH"
+    )
+
+
 def main_job(args: argparse.Namespace) -> int:
+    if args.kg != "embedded" and not Path(args.kg).expanduser().exists():
+        from modeling_kogner.errors_kogner import KoGNERUserError
+
+        raise KoGNERUserError(f"--kg {args.kg}: no such file or folder; give 'embedded' or a KG folder/triples file")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
-    kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "gliner_ft", out / "eval"
+    kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "ablation_b0", out / "eval"
     # Stages run with cwd=ROOT (see _run), so relative input paths are relative to ROOT.
     kg = {"kg": ROOT / "data_builders" / "embedded" if args.kg == "embedded" else ROOT / args.kg}
     eval_cmd = _python(
-        _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"GLiNER (ft)={baseline_dir}",
-        "--dataset", f"BMG={corpus}", "--output-dir", str(eval_dir), "--batch-size", "16",
+        _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"{ABLATION}={baseline_dir}",
+        "--dataset", f"BMG={corpus}", "--dev", f"BMG={corpus}", "--threshold", "dev",
+        "--output-dir", str(eval_dir), "--batch-size", "16",
     )  # fmt: skip
     eval_inputs = {"corpus": corpus, **_model_files(kogner_dir), **_model_files(baseline_dir)}
     for spec in args.benchmark:
-        eval_cmd += ["--dataset", spec]
+        dev = _dev_split_of(spec, args.dev)
+        eval_cmd += ["--dataset", spec, "--dev", dev]
         eval_inputs[f"benchmark {spec.partition('=')[0]}"] = ROOT / spec.partition("=")[2]
+        eval_inputs[f"dev {spec.partition('=')[0]}"] = ROOT / dev.partition("=")[2]
     for spec in args.labels:
         eval_cmd += ["--labels", spec]
     stages = [
@@ -163,13 +252,20 @@ def main_job(args: argparse.Namespace) -> int:
               _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
               corpus, corpus / "summary.json", kg),
         _train_stage(args, "train: KoGNER (a=0.8, b=0.2)", corpus, teacher, kogner_dir, 0.2),
-        _train_stage(args, "train: GLiNER (ft) ablation (b=0)", corpus, teacher, baseline_dir, 0.0),
-        Stage("evaluate: strict span F1", eval_cmd, eval_dir, eval_dir / "eval_results.json", eval_inputs),
+        Stage("link: KG index of the model (kg_index/)",
+              _python("-m", "kogner_training.build_kg_index", "--kg-embeddings", str(teacher), "--model", str(kogner_dir)),
+              kogner_dir / "kg_index", kogner_dir / "kg_index" / "index_config.json",
+              {"teacher": teacher / "kg_embeddings.safetensors", **_model_files(kogner_dir)}),
+        _train_stage(args, f"train: {ABLATION}", corpus, teacher, baseline_dir, 0.0),
+        Stage("evaluate: strict span F1 (dev-split thresholds)", eval_cmd, eval_dir, eval_dir / "eval_results.json",
+              eval_inputs),
     ]  # fmt: skip
     records_path = out / "stages.json"
     records: Dict[str, Dict] = json.loads(records_path.read_text()) if records_path.is_file() else {}
     timings: Dict[str, float] = {}
     started, rerun_rest = time.time(), False
+    print(f"[kogner main] ONE seed ({args.seed}): the KoGNER vs {ABLATION} difference below is one sample, not "
+          "evidence; see `python -m experiments.distillation` for the multi-seed comparison with controls", flush=True)
     for number, stage in enumerate(stages, 1):
         header = f"[kogner main] stage {number}/{len(stages) + 1}: {stage.name}"
         record, old = stage.record(), records.get(stage.name)
@@ -218,8 +314,8 @@ def main_job(args: argparse.Namespace) -> int:
     model = KoGNERModel.from_pretrained(final)
     labels = ["drug", "gene", "disease"]
     print(f"Example: {EXAMPLE}\nLabels: {labels}")
-    for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5):
-        print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}")
+    for ent in model.predict_entities(EXAMPLE, labels, threshold=0.5, link=model.kg_index is not None):
+        print(f"  {ent['text']!r:40} {ent['label']:10} {ent['score']:.3f}  {ent.get('kg_id') or ''}")
     total = round(time.time() - started, 1)
     from kogner_training.provenance import provenance
 
@@ -264,17 +360,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*")
     p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
     p.add_argument("--labels", required=True, help="comma-separated entity types, e.g. gene,disease")
-    p.add_argument("--file", help="a UTF-8 file with one text per line")
+    p.add_argument("--file", help="a text file with one text per line (blank lines are skipped)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of --file (default utf-8)")
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--nested", action="store_true", help="allow nested entities")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--link", action="store_true", help="add KG ids from the model's kg_index/ (kg_id, kg_name, ...)")
+    p.add_argument("--top-k", type=int, default=1, help="with --link: also list this many kg_candidates")
+    p.add_argument("--onnx", help="an exported ONNX folder (kogner export-onnx) instead of --model; torch not needed")
+    p.add_argument("--int8", action="store_true", help="with --onnx: the int8 graph")
     p.set_defaults(func=predict)
+
+    p = sub.add_parser("export-onnx", help="ONNX graph (+ int8) of a saved model, for ONNX Runtime on CPU")
+    p.add_argument("--model", default="kogner", help="saved KoGNER folder or Hub id (default ./kogner)")
+    p.add_argument("--out", required=True, help="folder for model.onnx, tokenizer and config")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="also write model_int8.onnx")
+    p.set_defaults(func=export_onnx)
 
     for name, target, help_text in (
         ("build-teacher", ["-m", "data_builders.kg_teacher"], "KG teacher embeddings H (data_builders.kg_teacher)"),
         ("build-corpus", ["-m", "data_builders.bmg_ner"], "BMG-NER corpus (data_builders.bmg_ner)"),
         ("train", ["train.py"], "distillation training (train.py)"),
         ("evaluate", ["eval.py"], "strict span F1, Table-2 layout (eval.py)"),
+        ("build-kg-index", ["-m", "kogner_training.build_kg_index"], "KG index for linking (kogner_training.build_kg_index)"),
     ):
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.set_defaults(func=None, target=target)
@@ -290,20 +398,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH", help="extra eval file (CoNLL/JSONL)")
     p.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label", help="label map of a --benchmark")
+    p.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",
+                   help="dev split of a --benchmark (default: devel.tsv/dev.tsv beside it), for its threshold")
     p.set_defaults(func=main_job)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The ``kogner`` command. Without ``argv`` (the console script) user errors print as one line, exit 2."""
+    if argv is None:
+        from modeling_kogner.errors_kogner import run_cli
+
+        run_cli(_main, "kogner", sys.argv[1:])
+    return _main(argv)
+
+
+def _main(argv: Sequence[str]) -> int:
+    argv = list(argv)
     parser = build_parser()
-    if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate"):
+    if argv and argv[0] in ("build-teacher", "build-corpus", "train", "evaluate", "build-kg-index"):
         target = {"build-teacher": ["-m", "data_builders.kg_teacher"], "build-corpus": ["-m", "data_builders.bmg_ner"],
-                  "train": [_script("train.py")], "evaluate": [_script("eval.py")]}[argv[0]]  # fmt: skip
+                  "train": [_script("train.py")], "evaluate": [_script("eval.py")],
+                  "build-kg-index": ["-m", "kogner_training.build_kg_index"]}[argv[0]]  # fmt: skip
         return subprocess.call(_python(*target, *argv[1:]))
     args = parser.parse_args(argv)
     return args.func(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -27,6 +27,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import datasets
 
+from modeling_kogner.errors_kogner import open_text
+
 from .bmg_ner.features import CORPUS_FEATURES, make_example
 from .kg import entity_label
 
@@ -37,6 +39,9 @@ PathLike = Union[str, os.PathLike]
 
 class BenchmarkFormatError(ValueError):
     """A benchmark file that does not follow its format; the message names the file and line."""
+
+
+NOT_UTF8 = "benchmark files are read as UTF-8; convert it, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8"
 
 
 def source_name(path: PathLike) -> str:
@@ -87,7 +92,7 @@ def _conll_sentences(path: Path) -> Iterator[Tuple[int, List[str], List[str]]]:
     tokens: List[str] = []
     tags: List[str] = []
     first_line = 0
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, hint=NOT_UTF8) as handle:  # a decode error names the line and byte offset
         for line_no, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if not line.strip():
@@ -164,7 +169,7 @@ def read_jsonl(
         raise FileNotFoundError(f"JSON lines file not found: {path}")
     source = source if source is not None else source_name(path)
     rows: List[Dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, hint=NOT_UTF8) as handle:  # a decode error names the line and byte offset
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -7,8 +7,12 @@
 Stages, each with a progress bar and each written to ``OUT/stages/`` as soon as it finishes:
 
 1. ``text``   Z   — a Hugging Face text encoder over "name: description" (:mod:`.teacher.text_features`);
-2. ``graph``  Z'  — Graph Transformer pretrained on node types (:mod:`.teacher.graph_transformer`);
-3. ``transr`` Z'' — TransR via PyKEEN (:mod:`.teacher.transr`).
+2. ``graph``  Z'  — Graph Transformer pretrained on held-out-type-matched link prediction (+ node types)
+   with verb-only edge features (:mod:`.teacher.graph_transformer`);
+3. ``transr`` Z'' — TransR via PyKEEN's parts, TransE warm start, early stopping (:mod:`.teacher.transr`).
+
+``meta.json`` also records how much of the distillation target is entity type
+(:func:`.teacher.probes.target_type_variance`: per block and overall).
 
 A re-run with the same inputs and settings reuses every finished stage (the stage's fingerprint of KG
 content + settings is checked); ``--overwrite`` recomputes. The result is ``OUT/kg_embeddings.safetensors``,
@@ -33,6 +37,7 @@ import pandas as pd
 from .kg import KnowledgeGraph
 from .teacher.embeddings import BLOCKS, ENTITIES_NAME, META_NAME, WEIGHTS_NAME, KGEmbeddings
 from .teacher.graph_transformer import GraphTransformerConfig
+from .teacher.probes import target_type_variance
 from .teacher.transr import TransRConfig
 
 logger = logging.getLogger("data_builders.kg_teacher")
@@ -66,15 +71,27 @@ class TeacherArguments:
     gt_batch_size: int = field(default=512)
     gt_max_steps_per_epoch: int = field(default=200)
     gt_num_neighbors: List[int] = field(default_factory=lambda: [10, 5], metadata={"help": "fan-out per layer"})
+    gt_edge_features: str = field(default=GraphTransformerConfig.edge_features, metadata={
+        "help": "verb | none | relation (relation ids name both endpoint types and give node types away)"})
+    gt_objective: str = field(default=GraphTransformerConfig.objective, metadata={"help": "link | type | link+type"})
     # Z''
+    kge_model: str = field(default="transr", metadata={
+        "help": "Z'' model: transr (the paper's) | transe | rotate | complex | distmult (PyKEEN classes, same training)"})
     transr_dim: int = field(default=58, metadata={"help": "d'' (Table 3: KG hidden size 58)"})
     transr_relation_dim: int = field(default=58)
-    transr_epochs: int = field(default=30)
-    transr_batch_size: int = field(default=4096)
-    transr_lr: float = field(default=0.03)
+    transr_epochs: int = field(default=TransRConfig.epochs, metadata={"help": "TransR epochs at most (early stopping)"})
+    transr_transe_epochs: int = field(default=TransRConfig.transe_epochs, metadata={"help": "TransE warm-start epochs (0: none)"})
+    transr_batch_size: int = field(default=TransRConfig.batch_size)
+    transr_lr: float = field(default=TransRConfig.lr)
+    transr_transe_lr: float = field(default=TransRConfig.transe_lr)
+    transr_loss: str = field(default=TransRConfig.loss, metadata={"help": "margin | softplus | nssa (self-adversarial)"})
+    transr_margin: float = field(default=TransRConfig.margin, metadata={"help": "γ of the margin / nssa loss"})
     transr_norm: int = field(default=2, metadata={"help": "p of the TransR score and norm constraints (1 or 2)"})
-    transr_num_negs: int = field(default=1, metadata={"help": "corrupted triples per positive (sLCWA)"})
-    transr_max_eval_triples: int = field(default=500, metadata={"help": "held-out triples ranked for MRR/Hits@10"})
+    transr_num_negs: int = field(default=TransRConfig.num_negs_per_pos, metadata={"help": "Bernoulli corruptions per positive"})
+    transr_eval_every: int = field(default=TransRConfig.eval_every, metadata={"help": "epochs between validation MRRs"})
+    transr_patience: int = field(default=TransRConfig.patience, metadata={"help": "validations without improvement before stopping"})
+    transr_max_valid_triples: int = field(default=TransRConfig.max_valid_triples, metadata={"help": "validation triples ranked"})
+    transr_max_eval_triples: int = field(default=TransRConfig.max_eval_triples, metadata={"help": "test triples ranked for MRR/Hits@10"})
     quiet: bool = field(default=False, metadata={"help": "no progress bars"})
 
     def __post_init__(self):
@@ -87,13 +104,16 @@ class TeacherArguments:
     def graph_config(self) -> GraphTransformerConfig:
         return GraphTransformerConfig(num_layers=self.gt_layers, heads=self.gt_heads, epochs=self.gt_epochs,
                                       batch_size=self.gt_batch_size, max_steps_per_epoch=self.gt_max_steps_per_epoch,
-                                      num_neighbors=list(self.gt_num_neighbors))
+                                      num_neighbors=list(self.gt_num_neighbors), edge_features=self.gt_edge_features,
+                                      objective=self.gt_objective)
 
     def transr_config(self) -> TransRConfig:
-        return TransRConfig(embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
-                            batch_size=self.transr_batch_size, lr=self.transr_lr, num_negs_per_pos=self.transr_num_negs,
-                            scoring_fct_norm=self.transr_norm,
-                            max_eval_triples=self.transr_max_eval_triples)
+        return TransRConfig(kge_model=self.kge_model, embedding_dim=self.transr_dim, relation_dim=self.transr_relation_dim, epochs=self.transr_epochs,
+                            transe_epochs=self.transr_transe_epochs, batch_size=self.transr_batch_size, lr=self.transr_lr,
+                            transe_lr=self.transr_transe_lr, loss=self.transr_loss, margin=self.transr_margin,
+                            num_negs_per_pos=self.transr_num_negs, scoring_fct_norm=self.transr_norm,
+                            eval_every=self.transr_eval_every, patience=self.transr_patience,
+                            max_valid_triples=self.transr_max_valid_triples, max_eval_triples=self.transr_max_eval_triples)
 
 
 def _fingerprint(*parts) -> str:
@@ -170,17 +190,19 @@ def build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph] = None) -
 def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEmbeddings:
     from safetensors.numpy import save_file
 
-    from .kg_sources import load_kg
+    from modeling_kogner.errors_kogner import KoGNERUserError
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from .kg_sources import load_kg_argument
+
     timings: Dict[str, float] = {}
     t0 = time.time()
     if kg is None:
-        kg = load_kg(args.kg, args.kg_format)
+        kg = load_kg_argument(args.kg, args.kg_format)  # a missing or malformed --kg is the user's to fix
     timings["load_kg"] = round(time.time() - t0, 2)
     if kg.num_entities == 0:
-        raise ValueError(f"{kg.source}: the KG has no entities ({kg.report.summary()})")
+        raise KoGNERUserError(f"{kg.source}: the KG has no entities ({kg.report.summary()})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # once the KG has loaded: a failed run leaves no folder behind
     logger.info("%s", kg)
     kg_fp = kg_fingerprint(kg)
     heads, rels, tails, relation_names = _integer_graph(kg)
@@ -208,7 +230,7 @@ def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEm
         cfg = args.graph_config()
         graph_fp = _fingerprint(metrics["text"]["fingerprint"], asdict(cfg), args.seed)
         arrays["graph"], metrics["graph"] = stages.run("graph", graph_fp, lambda: train_graph_transformer(
-            arrays["text"], heads, tails, rels, len(relation_names), labels, cfg, seed=args.seed,
+            arrays["text"], heads, tails, rels, relation_names, labels, cfg, seed=args.seed,
             device=args.device, show_progress=show))
     if "transr" in needed:
         from .teacher.transr import train_transr
@@ -217,7 +239,7 @@ def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEm
         transr_fp = _fingerprint(kg_fp, asdict(cfg_r), args.seed)
         arrays["transr"], metrics["transr"] = stages.run("transr", transr_fp, lambda: train_transr(
             heads, rels, tails, kg.num_entities, len(relation_names), cfg_r, seed=args.seed, device=args.device,
-            show_progress=show))
+            show_progress=show, relation_names=relation_names))
 
     save_file({b: np.ascontiguousarray(arrays[b], dtype=np.float32) for b in wanted}, str(out / WEIGHTS_NAME))
     index = kg.entities[["id", "type", "name", "aliases"]].copy()
@@ -226,6 +248,9 @@ def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEm
     index.to_parquet(out / ENTITIES_NAME, index=False)
     for name in metrics:
         timings[name] = metrics[name]["seconds"]
+    t_diag = time.time()
+    type_variance = target_type_variance({b: arrays[b] for b in wanted}, labels)
+    timings["diagnostics"] = round(time.time() - t_diag, 2)
     meta = {
         "format": "kogner-kg-embeddings/1",
         "blocks": wanted,
@@ -241,6 +266,7 @@ def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEm
         "seed": args.seed,
         "arguments": asdict(args),
         "metrics": metrics,
+        "target_type_variance": type_variance,
         "seconds": timings,
     }
     (out / META_NAME).write_text(json.dumps(meta, indent=2, default=float) + "\n")
@@ -253,13 +279,19 @@ def _summary(emb: KGEmbeddings) -> str:
     lines = [repr(emb)]
     if "graph" in m:
         g = m["graph"]
-        lines.append(f"  Z' node-type accuracy (test): graph transformer {g['graph_transformer_test_accuracy']:.4f}"
-                     f" vs MLP on Z {g['mlp_on_text_test_accuracy']:.4f}")
+        acc, auc = g["type_probe_test_accuracy"], g["link_probe"]["auc"]
+        lines.append(f"  Z' ({g['task']}): linear type probe Z' {acc['graph']:.4f} vs Z {acc['text']:.4f}; held-out link AUC "
+                     + ", ".join(f"{k} {v:.4f}" for k, v in auc.items()))
     if "transr" in m:
         t = m["transr"]
-        lines.append(f"  Z'' link prediction: TransR MRR {t['transr']['mrr']:.4f} Hits@10 {t['transr']['hits@10']:.4f}"
-                     f" | degree MRR {t['degree_baseline']['mrr']:.4f} | relation-degree MRR"
+        ci = t["transr"]["mrr_ci95"]
+        lines.append(f"  Z'' link prediction (test): TransR MRR {t['transr']['mrr']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] Hits@10"
+                     f" {t['transr']['hits@10']:.4f} | degree MRR {t['degree_baseline']['mrr']:.4f} | relation-degree MRR"
                      f" {t['relation_degree_baseline']['mrr']:.4f} ({t['transr']['num_ranked']} ranks)")
+    tv = emb.meta.get("target_type_variance")
+    if tv:
+        lines.append("  variance explained by entity type: " + ", ".join(f"{k} {v:.3f}" for k, v in tv["per_block"].items())
+                     + f" | weighted H {tv['weighted_H']:.3f} | target (top {tv['kg_hidden_size']} PCs) {tv['target']:.3f}")
     lines.append("  seconds per stage: " + json.dumps(emb.meta.get("seconds", {})))
     return "\n".join(lines)
 
@@ -270,12 +302,19 @@ def main(argv: Optional[List[str]] = None) -> KGEmbeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from modeling_kogner.errors_kogner import KoGNERUserError, one_line
+
     parser = HfArgumentParser(TeacherArguments)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # TeacherArguments.__post_init__: a bad argument value
+        raise KoGNERUserError(one_line(err)) from err
     emb = build_teacher(args)
     print(_summary(emb))
     return emb
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "python -m data_builders.kg_teacher", sys.argv[1:])

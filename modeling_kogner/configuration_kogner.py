@@ -49,6 +49,11 @@ class KoGNERConfig(PretrainedConfig):
             is not kept, this list is); set with ``kg_teacher_fingerprint`` when the target is fitted.
         kg_teacher_fingerprint (`str`, *optional*): content fingerprint of the teacher the target was fitted on;
             training refuses to distil from another one.
+        kg_type_residual (`bool`, defaults to False): the target was fitted on H with each entity type's mean
+            row removed (what is *not* entity type); teacher rows must be residualised the same way
+            ([`remove_type_means`]).
+        kg_target_type_variance (`dict`, *optional*): written by [`KoGNERModel.fit_kg_target`]: the fraction of
+            the variance explained by entity type per standardised block and of the fitted target.
         lang_loss_weight (`float`, defaults to 0.8): ``a`` in ``a·L_lang + b·L_dist`` (Table 3 a_BCE).
         dist_loss_weight (`float`, defaults to 0.2): ``b`` (Table 3 b_dist); 0 gives the GLiNER(ft) baseline.
         focal_alpha (`float`, defaults to -1): focal-loss alpha (-1: no balancing; Table 3 a_cls).
@@ -81,6 +86,8 @@ class KoGNERConfig(PretrainedConfig):
         kg_block_dims: Optional[Dict[str, int]] = None,
         kg_blocks: Optional[List[str]] = None,
         kg_teacher_fingerprint: Optional[str] = None,
+        kg_type_residual: bool = False,
+        kg_target_type_variance: Optional[Dict[str, Any]] = None,
         lang_loss_weight: float = 0.8,
         dist_loss_weight: float = 0.2,
         focal_alpha: float = -1.0,
@@ -124,6 +131,8 @@ class KoGNERConfig(PretrainedConfig):
         self.kg_block_dims = dict(kg_block_dims) if kg_block_dims else {}
         self.kg_blocks = list(kg_blocks) if kg_blocks else []
         self.kg_teacher_fingerprint = kg_teacher_fingerprint
+        self.kg_type_residual = bool(kg_type_residual)
+        self.kg_target_type_variance = dict(kg_target_type_variance) if kg_target_type_variance else {}
         self.lang_loss_weight = lang_loss_weight
         self.dist_loss_weight = dist_loss_weight
         self.focal_alpha = focal_alpha

@@ -1,14 +1,24 @@
-"""Z': a Graph Transformer (Shi et al. 2020) pretrained by node-type classification (paper eqs. 3–4).
+"""Z': a Graph Transformer (Shi et al. 2020) over the text features and the KG edges (paper eqs. 3–4).
 
-``Ŷ = GNN(Z, E; K)`` (eq. 3) is trained to predict each entity's type from the text features ``Z`` and the
-KG edges; ``Z' = GNN_pre(Z, E; K)`` (eq. 4) is then the hidden state of the last layer for every node, of
-the same width ``d'`` as ``Z``. Layers are :class:`torch_geometric.nn.TransformerConv` with the relation
-type as an edge feature (``edge_dim``); every triple is used in both directions (the reverse direction is
-its own relation type), so messages flow from heads to tails and back. Training and inference use
-``NeighborLoader`` mini-batches: full-batch attention materialises per-edge query/key/value tensors
-(gigabytes per layer already at Hetionet size).
+``GNN(Z, E; K)`` (eq. 3) is pretrained from the text features ``Z`` and the KG edges; ``Z' = GNN_pre(Z, E; K)``
+(eq. 4) is the hidden state of the last layer for every node, of the same width ``d'`` as ``Z``. Layers are
+:class:`torch_geometric.nn.TransformerConv`; every triple is used in both directions, so messages flow from
+heads to tails and back. Training and inference use ``NeighborLoader`` mini-batches (full-batch attention
+materialises per-edge query/key/value tensors: gigabytes per layer already at Hetionet size).
 
-The held-out node-type accuracy is reported next to an MLP trained on ``Z`` alone with the same split.
+The input must not give the pretext task away. Hetionet-style relation names are ``{HeadType}-{verb}-
+{TailType}``, so with the relation id as edge feature a single incident edge names a node's type, and
+node-type classification (the paper's pretext task) is solved without looking at the graph. Hence:
+
+* ``edge_features``: ``"verb"`` (default: the verb and the edge direction only), ``"none"``, or ``"relation"``
+  (the full relation id, the earlier behaviour);
+* ``objective``: ``"link"`` — link prediction (GAE-style: dot product of projected states, each edge against
+  a negative whose tail is a random entity *of the same type*, so type alone cannot separate them),
+  ``"type"`` — node-type classification, or ``"link+type"`` (default: the sum).
+
+Before training, a set of entity pairs is held out of the graph; :mod:`.probes` then reports a linear
+node-type probe and a held-out link-prediction probe (AUC) of ``Z'`` next to ``Z`` and ``Z`` + type one-hot.
+The returned ``Z'`` is computed on the full graph.
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ from ..progress import progress
 logger = logging.getLogger(__name__)
 
 
+EDGE_FEATURES = ("verb", "none", "relation")
+OBJECTIVES = ("link", "type", "link+type")
+
+
 @dataclass
 class GraphTransformerConfig:
     num_layers: int = 2  # K in eqs. 3-4
@@ -41,30 +55,43 @@ class GraphTransformerConfig:
     weight_decay: float = 1e-4
     test_fraction: float = 0.2
     valid_fraction: float = 0.1
+    edge_features: str = "verb"  # verb | none | relation
+    objective: str = "link+type"  # link | type | link+type
+    link_batch_size: int = 170  # edges per step (each with one type-matched negative: ~3 seeds per edge)
+    probe_held_out: int = 2000  # entity pairs removed from the graph for the link probe
+    probe_train: int = 5000  # linked pairs the link probe is fitted on
+
+    def __post_init__(self):
+        if self.edge_features not in EDGE_FEATURES:
+            raise ValueError(f"edge_features {self.edge_features!r} is unknown; choose from {EDGE_FEATURES}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r} is unknown; choose from {OBJECTIVES}")
 
 
 class KGGraphTransformer(nn.Module):
-    """K TransformerConv layers (residual + LayerNorm) and a node-type classifier head."""
+    """K TransformerConv layers (residual + LayerNorm), a node-type classifier and a link projection."""
 
-    def __init__(self, dim: int, num_relations: int, num_types: int, cfg: GraphTransformerConfig):
+    def __init__(self, dim: int, num_edge_types: int, num_types: int, cfg: GraphTransformerConfig):
         super().__init__()
         from torch_geometric.nn import TransformerConv
 
         if dim % cfg.heads:
             raise ValueError(f"feature width {dim} is not divisible by heads={cfg.heads}")
-        self.relation_embedding = nn.Embedding(num_relations, cfg.edge_dim)
+        edge_dim = cfg.edge_dim if num_edge_types > 0 else None
+        self.relation_embedding = nn.Embedding(num_edge_types, cfg.edge_dim) if edge_dim else None
         self.convs = nn.ModuleList(
-            TransformerConv(dim, dim // cfg.heads, heads=cfg.heads, concat=True, edge_dim=cfg.edge_dim,
+            TransformerConv(dim, dim // cfg.heads, heads=cfg.heads, concat=True, edge_dim=edge_dim,
                             dropout=cfg.dropout, root_weight=True)
             for _ in range(cfg.num_layers)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(cfg.num_layers))
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(dim, num_types)
+        self.link_projection = nn.Linear(dim, dim)
 
     def encode(self, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
         """Hidden states after K layers (Z' rows for the nodes of ``x``)."""
-        edge_attr = self.relation_embedding(edge_type)
+        edge_attr = self.relation_embedding(edge_type) if self.relation_embedding is not None else None
         for conv, norm in zip(self.convs, self.norms):
             x = norm(x + self.dropout(F.gelu(conv(x, edge_index, edge_attr))))
         return x
@@ -73,9 +100,26 @@ class KGGraphTransformer(nn.Module):
         return self.classifier(self.encode(x, edge_index, edge_type))
 
 
+def edge_feature_ids(relations: np.ndarray, relation_names, mode: str) -> Tuple[np.ndarray, int]:
+    """Edge-feature id per triple and the number of ids for ``mode`` (``"none"``: zeros and 0 ids).
+
+    ``"verb"`` keeps the middle part of ``{HeadType}-{verb}-{TailType}`` names (a name without two dashes is
+    its own verb), so relations that differ only in their endpoint types share one id.
+    """
+    relations = np.asarray(relations, dtype=np.int64)
+    if mode == "none":
+        return np.zeros_like(relations), 0
+    if mode == "relation":
+        return relations, len(relation_names)
+    verbs = [n.split("-")[1] if n.count("-") >= 2 else n for n in relation_names]
+    vocab = sorted(set(verbs))
+    to_verb = np.array([vocab.index(v) for v in verbs], dtype=np.int64)
+    return to_verb[relations] if len(relations) else relations, len(vocab)
+
+
 def build_graph(features: np.ndarray, heads: np.ndarray, tails: np.ndarray, relations: np.ndarray,
                 num_relations: int, labels: np.ndarray):
-    """A PyG ``Data`` with both edge directions; reverse edges get relation id ``r + num_relations``."""
+    """A PyG ``Data`` with both edge directions; reverse edges get edge type ``r + num_relations``."""
     from torch_geometric.data import Data
 
     h, t, r = (torch.as_tensor(a, dtype=torch.long) for a in (heads, tails, relations))
@@ -99,48 +143,48 @@ def stratified_split(labels: np.ndarray, test_fraction: float, valid_fraction: f
     return tuple(torch.as_tensor(np.sort(np.concatenate(p)), dtype=torch.long) for p in parts)
 
 
-def _mlp_baseline(x: torch.Tensor, y: torch.Tensor, split, num_types: int, cfg: GraphTransformerConfig,
-                  seed: int) -> Tuple[float, float]:
-    """Node-type accuracy (valid, test) of a 2-layer MLP on Z alone, trained for the same number of epochs."""
-    torch.manual_seed(seed)
-    dim = x.shape[1]
-    mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(dim, num_types))
-    opt = torch.optim.AdamW(mlp.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    train, valid, test = split
-    gen = torch.Generator().manual_seed(seed)
-    steps = max(1, min(cfg.max_steps_per_epoch, -(-len(train) // cfg.batch_size)))
-    best = (-1.0, 0.0)
-    for _ in range(cfg.epochs * 4):  # cheap: train it longer than the GNN so the baseline is not starved
-        mlp.train()
-        perm = train[torch.randperm(len(train), generator=gen)]
-        for i in range(steps):
-            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            if idx.numel() == 0:
-                break
-            loss = F.cross_entropy(mlp(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        mlp.eval()
-        with torch.no_grad():
-            pred = mlp(x).argmax(-1)
-        acc_v = (pred[valid] == y[valid]).float().mean().item() if len(valid) else 0.0
-        acc_t = (pred[test] == y[test]).float().mean().item() if len(test) else 0.0
-        if acc_v > best[0]:
-            best = (acc_v, acc_t)
-    return best
 
 
-def _accuracy(model, loader, device) -> Tuple[int, int]:
-    correct = total = 0
+class _SubgraphSampler:
+    """Sampled ``K``-hop sub-graphs around arbitrary (unique) seed nodes, from one ``NeighborLoader``."""
+
+    def __init__(self, data, num_neighbors: List[int]):
+        from torch_geometric.data import Data
+
+        from .sampling import neighbor_loader
+
+        self._data_type = Data
+        self.loader = neighbor_loader(data, num_neighbors, None, 1, shuffle=False)
+
+    def __call__(self, seeds: torch.Tensor):
+        out = self.loader.collate_fn(seeds)
+        return out if isinstance(out, self._data_type) else self.loader.filter_fn(out)
+
+
+def _encode_all(model, data, cfg: GraphTransformerConfig, device, desc: str, show_progress: bool) -> np.ndarray:
+    """Hidden states of every node (eq. 4), fixed sampling seed."""
+    from .sampling import neighbor_loader
+
+    model.eval()
+    out = np.zeros((data.num_nodes, data.x.shape[1]), dtype=np.float32)
+    loader = neighbor_loader(data, cfg.num_neighbors, None, cfg.batch_size * 2, False)
+    with torch.no_grad():
+        for batch in progress(loader, desc=desc, unit="batch", disable=not show_progress):
+            batch = batch.to(device)
+            hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
+            out[batch.n_id[: batch.batch_size].cpu().numpy()] = hidden.cpu().numpy()
+    return out
+
+
+def _type_accuracy(model, sample, nodes: torch.Tensor, y: torch.Tensor, batch_size: int, device) -> float:
+    correct = 0
     model.eval()
     with torch.no_grad():
-        for batch in loader:
-            batch = batch.to(device)
-            out = model(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
-            correct += int((out.argmax(-1) == batch.y[: batch.batch_size]).sum())
-            total += batch.batch_size
-    return correct, total
+        for chunk in torch.split(nodes, batch_size):
+            batch = sample(chunk).to(device)
+            out = model(batch.x, batch.edge_index, batch.edge_attr)[: len(chunk)]
+            correct += int((out.argmax(-1).cpu() == y[chunk]).sum())
+    return correct / max(len(nodes), 1)
 
 
 def train_graph_transformer(
@@ -148,88 +192,119 @@ def train_graph_transformer(
     heads: np.ndarray,
     tails: np.ndarray,
     relations: np.ndarray,
-    num_relations: int,
+    relation_names: List[str],
     labels: np.ndarray,
     config: GraphTransformerConfig | None = None,
     seed: int = 42,
     device: str | None = None,
     show_progress: bool = True,
 ) -> Tuple[np.ndarray, Dict]:
-    """Pretrain on node types (eq. 3) and return ``(Z', metrics)`` with ``Z'`` of shape ``[M, d']`` (eq. 4).
+    """Pretrain (eq. 3) and return ``(Z' [M, d'], metrics)`` (eq. 4).
 
-    ``heads/tails/relations`` are integer arrays (row indices into ``features``; relation ids in
-    ``[0, num_relations)``), ``labels`` the integer node types.
+    ``heads/tails/relations`` are integer arrays (row indices into ``features``; relation ids index
+    ``relation_names``), ``labels`` the integer node types. ``metrics`` holds the training history and the
+    probes (node-type accuracy, held-out link AUC of Z' vs Z vs Z + type).
     """
-    from .sampling import neighbor_loader
+    from .probes import link_probe_auc, one_hot, split_pairs, type_matched_negatives, type_probe
 
     cfg = config or GraphTransformerConfig()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
     num_types = int(labels.max()) + 1 if len(labels) else 1
-    data = build_graph(features, heads, tails, relations, num_relations, labels)
-    split = stratified_split(labels, cfg.test_fraction, cfg.valid_fraction, seed)
-    train_idx, valid_idx, test_idx = split
+    edge_ids, num_edge_ids = edge_feature_ids(relations, relation_names, cfg.edge_features)
+    kept, probe_train_pairs, held_out_pairs = split_pairs(np.asarray(heads), np.asarray(tails), cfg.probe_held_out,
+                                                           cfg.probe_train, seed)
+    data = build_graph(features, heads[kept], tails[kept], edge_ids[kept], num_edge_ids, labels)
+    train_idx, valid_idx, test_idx = stratified_split(labels, cfg.test_fraction, cfg.valid_fraction, seed)
+    is_train = torch.zeros(len(labels), dtype=torch.bool)
+    is_train[train_idx] = True
+    y = torch.tensor(labels, dtype=torch.long)
+    use_link, use_type = "link" in cfg.objective, "type" in cfg.objective
+    edges = np.stack([heads[kept], tails[kept]], 1)
 
-    mlp_valid, mlp_test = _mlp_baseline(data.x, data.y, split, num_types, cfg, seed)
-
-    torch.manual_seed(seed)
-    model = KGGraphTransformer(features.shape[1], 2 * num_relations, num_types, cfg).to(device)
+    model = KGGraphTransformer(features.shape[1], 2 * num_edge_ids, num_types, cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    train_loader = neighbor_loader(data, cfg.num_neighbors, train_idx, cfg.batch_size, shuffle=True, generator=gen)
-    eval_bs = cfg.batch_size * 2
-    best_state, best_valid, history = None, -1.0, []
+    sample = _SubgraphSampler(data, cfg.num_neighbors)
+    history, best_valid, best_state = [], -1.0, None
     t0 = time.time()
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
-        bar = progress(train_loader, desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   disable=not show_progress, total=min(len(train_loader), cfg.max_steps_per_epoch))
-        for step, batch in enumerate(bar):
-            if step >= cfg.max_steps_per_epoch:
-                break
-            batch = batch.to(device)
-            out = model(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
-            loss = F.cross_entropy(out, batch.y[: batch.batch_size])
+        bar = progress(range(cfg.max_steps_per_epoch), desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}",
+                   unit="step", disable=not show_progress)
+        for _ in bar:
+            if use_link and len(edges):
+                pos = edges[rng.integers(0, len(edges), size=cfg.link_batch_size)]
+                neg = type_matched_negatives(pos, labels, rng)
+                seeds, inverse = torch.unique(torch.as_tensor(np.concatenate([pos, neg[:, 1:]], 1)).view(-1),
+                                              return_inverse=True)
+            else:
+                seeds = train_idx[torch.randint(len(train_idx), (cfg.batch_size,))].unique()
+            batch = sample(seeds).to(device)
+            hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: len(seeds)]
+            loss = hidden.new_zeros(())
+            if use_link and len(edges):
+                z = model.link_projection(hidden)[inverse.view(-1, 3)]  # [E, (u, v, w), d]
+                pos_logit, neg_logit = (z[:, 0] * z[:, 1]).sum(-1), (z[:, 0] * z[:, 2]).sum(-1)
+                scale = z.shape[-1] ** -0.5
+                loss = loss + F.softplus(-pos_logit * scale).mean() + F.softplus(neg_logit * scale).mean()
+            if use_type:
+                mask = is_train[seeds].to(device)
+                if mask.any():
+                    loss = loss + F.cross_entropy(model.classifier(hidden[mask]), y[seeds].to(device)[mask])
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        torch.manual_seed(seed + 1000 + epoch)
-        c, n = _accuracy(model, neighbor_loader(data, cfg.num_neighbors, valid_idx, eval_bs, False), device)
-        acc_v = c / max(n, 1)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "valid_accuracy": acc_v})
-        if acc_v > best_valid:
-            best_valid = acc_v
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None}
+        if use_type:
+            torch.manual_seed(seed + 1000 + epoch)
+            entry["valid_accuracy"] = _type_accuracy(model, sample, valid_idx, y, cfg.batch_size * 2, device)
+            if entry["valid_accuracy"] > best_valid:
+                best_valid = entry["valid_accuracy"]
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        history.append(entry)
     if best_state is not None:
         model.load_state_dict(best_state)
-    torch.manual_seed(seed + 2000)
-    c, n = _accuracy(model, neighbor_loader(data, cfg.num_neighbors, test_idx, eval_bs, False), device)
-    test_acc = c / max(n, 1)
+    train_seconds = time.time() - t0
+    head_test = None
+    if use_type:
+        torch.manual_seed(seed + 2000)
+        head_test = _type_accuracy(model, sample, test_idx, y, cfg.batch_size * 2, device)
 
-    # Z' for every node (eq. 4): hidden states of the pretrained layers, fixed sampling seed
+    # Z' on the graph without the held-out pairs (for the link probe), then on the full graph (the block of H)
     torch.manual_seed(seed + 3000)
-    model.eval()
-    z_graph = np.zeros_like(features, dtype=np.float32)
-    loader = neighbor_loader(data, cfg.num_neighbors, None, eval_bs, False)
-    with torch.no_grad():
-        for batch in progress(loader, desc="graph transformer (Z') inference", unit="batch", disable=not show_progress):
-            batch = batch.to(device)
-            hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
-            z_graph[batch.n_id[: batch.batch_size].cpu().numpy()] = hidden.cpu().numpy()
+    z_probe = _encode_all(model, data, cfg, device, "graph transformer (Z') probe inference", show_progress)
+    full = build_graph(features, heads, tails, edge_ids, num_edge_ids, labels)
+    torch.manual_seed(seed + 3000)
+    z_graph = _encode_all(model, full, cfg, device, "graph transformer (Z') inference", show_progress)
+
+    t1 = time.time()
+    fit_idx = torch.cat([train_idx, valid_idx]).numpy()
+    types = one_hot(labels)
+    type_acc = {name: type_probe(x, labels, fit_idx, test_idx.numpy(), seed)
+                for name, x in (("text", features), ("graph", z_graph))}
+    link_auc = link_probe_auc({"text": features, "text+type": np.concatenate([features, types], 1),
+                               "graph": z_probe, "text+graph+type": np.concatenate([features, z_probe, types], 1)},
+                              labels, probe_train_pairs, held_out_pairs, seed) if len(held_out_pairs) else {}
     metrics = {
-        "task": "node-type classification",
+        "task": f"pretext: {cfg.objective}; edge features: {cfg.edge_features}",
         "num_types": num_types,
         "split": {"train": len(train_idx), "valid": len(valid_idx), "test": len(test_idx)},
-        "graph_transformer_valid_accuracy": best_valid,
-        "graph_transformer_test_accuracy": test_acc,
-        "mlp_on_text_valid_accuracy": mlp_valid,
-        "mlp_on_text_test_accuracy": mlp_test,
+        "type_probe_test_accuracy": type_acc,
+        "classifier_head_test_accuracy": head_test,
+        "classifier_head_valid_accuracy": best_valid if use_type else None,
+        "link_probe": {"auc": link_auc, "held_out_pairs": int(len(held_out_pairs)),
+                       "probe_train_pairs": int(len(probe_train_pairs)),
+                       "negatives": "one per edge: the tail replaced by a random entity of the same type",
+                       "features": "logistic regression on [x_u * x_v, x_u, x_v], standardised"},
         "history": history,
-        "train_seconds": round(time.time() - t0, 2),
+        "train_seconds": round(train_seconds, 2),
+        "probe_seconds": round(time.time() - t1, 2),
         "config": asdict(cfg),
     }
-    logger.info("graph transformer: test node-type accuracy %.4f (MLP on Z: %.4f)", test_acc, mlp_test)
+    logger.info("graph transformer: type probe %s; held-out link AUC %s", type_acc, link_auc)
     return z_graph, metrics

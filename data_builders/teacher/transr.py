@@ -1,107 +1,114 @@
 """Z'': TransR logical embeddings of the KG entities (paper eq. 5; Appendix A uses this block alone).
 
-TransR (Lin et al. 2015) scores ``(h, r, t)`` by ``-‖M_r h + r − M_r t‖₂`` (norms of h, t, r, M_r h, M_r t clamped to ≤ 1) with an entity space of width
-``d''`` (default 58, Table 3's "KG Hidden Size") and a relation-specific projection ``M_r``. It is trained
-with PyKEEN's sLCWA loop on all but a held-out slice of triples; quality is reported as filtered MRR and
-Hits@10 over both head and tail prediction, ranked against **all** entities, on a bounded random sample
-of the held-out triples (PyKEEN's full evaluation of thousands of triples against tens of thousands of
-entities takes minutes on CPU), next to two popularity baselines that score candidates by their degree
-in the training triples (overall, and as head/tail of the same relation).
+TransR (Lin et al. 2015) scores ``(h, r, t)`` by ``-‖M_r h + r − M_r t‖₂`` with an entity space of width
+``d''`` (default 58, Table 3's "KG Hidden Size"), a relation space of width ``k`` and a projection
+``M_r ∈ R^{d×k}`` per relation; the norms of ``h, t, r, M_r h, M_r t`` are kept ≤ 1. It is trained the way
+its authors train it, from PyKEEN's parts:
+
+1. the triples are split into train / validation / test (validation and test triples keep only entities
+   seen in training);
+2. **TransE warm start**: PyKEEN's :class:`~pykeen.models.TransE` is trained first; its entity and relation
+   vectors initialise TransR, with every ``M_r = I`` (so TransR starts exactly at the TransE solution);
+3. both phases use PyKEEN's :class:`~pykeen.sampling.BernoulliNegativeSampler` (the head of a 1-to-N
+   relation is replaced more often than its tail, Wang et al. 2014) with several negatives per positive,
+   and one of PyKEEN's sLCWA losses (``margin`` ranking, ``softplus`` or self-adversarial ``nssa``);
+4. filtered MRR on a validation sample is computed every ``eval_every`` epochs; training stops after
+   ``patience`` evaluations without improvement and the best validation state is kept;
+5. the test sample is ranked once, by TransR and by the popularity baselines of :mod:`.ranking`, with
+   per-relation MRR / Hits@10 and bootstrap CIs.
+
+The epoch loop is ours (PyKEEN's ``SLCWATrainingLoop`` gathers one ``d×k`` matrix per triple, 1–2 s per
+batch on 2 CPU cores): :class:`GroupedTransRScorer` applies each relation's ``M_r`` once per batch through
+PyKEEN's own :class:`~pykeen.nn.modules.TransRInteraction` (scores equal ``model.score_hrt``, tested).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from pykeen.utils import clamp_norm
 from ..progress import progress
 
+from .ranking import _known_answers, compare_rankings, degree_scorers, rank_triples, realistic_ranks, summarise_ranks
+
 logger = logging.getLogger(__name__)
+
+__all__ = ["TransRConfig", "GroupedTransRScorer", "EarlyStopping", "bernoulli_sampler", "split_triples", "train_transr",
+           "realistic_ranks"]
+
+LOSSES = ("margin", "softplus", "nssa")
+KGE_MODELS = ("transr", "transe", "rotate", "complex", "distmult")  # pykeen.models names; complex-valued ones use d''/2
 
 
 @dataclass
 class TransRConfig:
+    kge_model: str = "transr"  # the paper's model; others (PyKEEN's classes, same loop and evaluation) for comparison
     embedding_dim: int = 58  # d'' (Table 3: KG Hidden Size)
-    relation_dim: int = 58
-    scoring_fct_norm: int = 2  # p of the score and of PyKEEN's norm constraints (2: Lin et al.'s L2 constraints)
-    epochs: int = 30
+    relation_dim: int = 58  # k; the TransE warm start copies relation vectors only when k == d''
+    scoring_fct_norm: int = 2  # p of the score and of the norm constraints (2: Lin et al.)
+    loss: str = "margin"  # margin | softplus | nssa (self-adversarial); chosen on validation (bench/teacher.py --losses)
+    margin: float = 1.0  # margin ranking: γ of [γ + s⁻ − s⁺]₊; nssa: γ of −log σ(γ + s)
+    adversarial_temperature: float = 1.0  # nssa only
+    num_negs_per_pos: int = 4
+    transe_epochs: int = 10  # 0 = no warm start (random init, M_r = I)
+    epochs: int = 10  # TransR epochs at most (early stopping on validation MRR)
     batch_size: int = 4096
-    lr: float = 0.03
-    num_negs_per_pos: int = 1
+    lr: float = 0.001  # Adam on the d×k projections: larger steps undo the warm start within an epoch
+    transe_lr: float = 0.01
+    eval_every: int = 2
+    patience: int = 2  # evaluations without a better validation MRR before stopping
+    valid_fraction: float = 0.05
     test_fraction: float = 0.05
-    max_eval_triples: int = 500
+    max_valid_triples: int = 300
+    max_eval_triples: int = 1000  # test triples ranked (each twice: head and tail)
     eval_batch_size: int = 256
+    num_bootstrap: int = 1000
+
+    def __post_init__(self):
+        if self.kge_model not in KGE_MODELS:
+            raise ValueError(f"kge_model {self.kge_model!r} is unknown; choose from {KGE_MODELS}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"TransR loss {self.loss!r} is unknown; choose from {LOSSES}")
+        if self.num_negs_per_pos < 1 or self.eval_every < 1 or self.patience < 1:
+            raise ValueError("num_negs_per_pos, eval_every and patience must be >= 1")
 
 
-def realistic_ranks(scores: torch.Tensor, true_idx: torch.Tensor, filter_mask: torch.Tensor) -> torch.Tensor:
-    """Filtered realistic rank (mean of optimistic and pessimistic) of ``true_idx`` in each score row.
+def split_triples(triples: np.ndarray, valid_fraction: float, test_fraction: float, seed: int):
+    """Random train / validation / test split of unique triples ``[n, 3]``.
 
-    ``filter_mask[b, e]`` is True for other known answers, which are ignored. Higher score = better.
+    A validation or test triple whose head or tail occurs in no training triple cannot be ranked by an
+    embedding model (its row was never trained); such triples are moved to training.
     """
-    true = scores.gather(1, true_idx.view(-1, 1))
-    valid = ~filter_mask
-    greater = ((scores > true) & valid).sum(1).double()
-    equal = ((scores == true) & valid).sum(1).double()  # includes the true answer itself
-    return 1.0 + greater + (equal - 1.0) / 2.0
+    rng = np.random.default_rng(seed)
+    triples = triples[rng.permutation(len(triples))]
+    if len(triples) < 20:
+        return triples, triples[:0], triples[:0]
+    n_test, n_valid = int(len(triples) * test_fraction), int(len(triples) * valid_fraction)
+    test, valid, train = triples[:n_test], triples[n_test:n_test + n_valid], triples[n_test + n_valid:]
+    seen = np.zeros(int(triples[:, [0, 2]].max()) + 1, dtype=bool)
+    seen[train[:, 0]] = seen[train[:, 2]] = True
+    keep_t = seen[test[:, 0]] & seen[test[:, 2]]
+    keep_v = seen[valid[:, 0]] & seen[valid[:, 2]]
+    train = np.concatenate([train, test[~keep_t], valid[~keep_v]])
+    return train, valid[keep_v], test[keep_t]
 
 
-def _known_answers(triples: np.ndarray):
-    tails, heads = defaultdict(list), defaultdict(list)
-    for h, r, t in triples.tolist():
-        tails[(h, r)].append(t)
-        heads[(r, t)].append(h)
-    return tails, heads
+def make_loss(cfg: TransRConfig):
+    """PyKEEN's loss object for ``cfg.loss``."""
+    from pykeen.losses import MarginRankingLoss, NSSALoss, SoftplusLoss
 
-
-def evaluate_ranking(score_tails: Callable, score_heads: Callable, eval_triples: np.ndarray,
-                     all_triples: np.ndarray, num_entities: int, batch_size: int = 256) -> Dict[str, float]:
-    """Filtered MRR and Hits@{1,3,10} over head and tail prediction for ``eval_triples`` [n, 3]."""
-    tails, heads = _known_answers(all_triples)
-    ranks = []
-    for start in range(0, len(eval_triples), batch_size):
-        batch = torch.as_tensor(eval_triples[start:start + batch_size], dtype=torch.long)
-        for side in ("tail", "head"):
-            if side == "tail":
-                scores, true = score_tails(batch[:, [0, 1]]), batch[:, 2]
-                known = [tails[(h, r)] for h, r in batch[:, :2].tolist()]
-            else:
-                scores, true = score_heads(batch[:, [1, 2]]), batch[:, 0]
-                known = [heads[(r, t)] for r, t in batch[:, 1:].tolist()]
-            mask = torch.zeros(len(batch), num_entities, dtype=torch.bool)
-            for i, answers in enumerate(known):
-                mask[i, answers] = True
-            mask[torch.arange(len(batch)), true] = False
-            ranks.append(realistic_ranks(scores.detach().double().cpu(), true, mask))
-    r = torch.cat(ranks) if ranks else torch.empty(0, dtype=torch.double)
-    if r.numel() == 0:
-        return {"mrr": 0.0, "hits@1": 0.0, "hits@3": 0.0, "hits@10": 0.0, "num_ranked": 0}
-    return {
-        "mrr": float((1.0 / r).mean()),
-        "hits@1": float((r <= 1).double().mean()),
-        "hits@3": float((r <= 3).double().mean()),
-        "hits@10": float((r <= 10).double().mean()),
-        "num_ranked": int(r.numel()),
-    }
-
-
-def degree_scorers(train: np.ndarray, num_entities: int, num_relations: int, per_relation: bool):
-    """Popularity baselines: score a candidate by its degree in the training triples (optionally per relation)."""
-    if not per_relation:
-        deg = torch.as_tensor(np.bincount(train[:, [0, 2]].ravel(), minlength=num_entities), dtype=torch.double)
-        return (lambda hr: deg.expand(len(hr), -1)), (lambda rt: deg.expand(len(rt), -1))
-    as_tail = torch.zeros(num_relations, num_entities, dtype=torch.double)
-    as_head = torch.zeros(num_relations, num_entities, dtype=torch.double)
-    as_tail.index_put_((torch.as_tensor(train[:, 1]), torch.as_tensor(train[:, 2])),
-                       torch.ones(len(train), dtype=torch.double), accumulate=True)
-    as_head.index_put_((torch.as_tensor(train[:, 1]), torch.as_tensor(train[:, 0])),
-                       torch.ones(len(train), dtype=torch.double), accumulate=True)
-    return (lambda hr: as_tail[hr[:, 1]]), (lambda rt: as_head[rt[:, 0]])
+    if cfg.loss == "margin":
+        return MarginRankingLoss(margin=cfg.margin)
+    if cfg.loss == "softplus":
+        return SoftplusLoss()
+    return NSSALoss(margin=cfg.margin, adversarial_temperature=cfg.adversarial_temperature)
 
 
 class GroupedTransRScorer:
@@ -165,6 +172,86 @@ class GroupedTransRScorer:
         return self._score_all(rt[:, 1], rt[:, 0], predict_tail=False)
 
 
+class EarlyStopping:
+    """Keeps the best validation state; ``stop`` once ``patience`` evaluations in a row did not improve it."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.best_epoch, self.state, self.bad = patience, float("-inf"), None, None, 0
+
+    def update(self, epoch: int, value: float, model) -> bool:
+        """Record ``value`` (higher = better) of ``model`` after ``epoch``; True when training should stop."""
+        if value > self.best:
+            self.best, self.best_epoch, self.state, self.bad = value, epoch, copy.deepcopy(model.state_dict()), 0
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
+
+    def restore(self, model) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
+def bernoulli_sampler(train: torch.Tensor, num_entities: int, num_relations: int, num_negs_per_pos: int):
+    """PyKEEN's :class:`~pykeen.sampling.BernoulliNegativeSampler` over the training triples ``[n, 3]``:
+    relation ``r``'s head is corrupted with probability ``tph / (tph + hpt)``."""
+    from pykeen.sampling import BernoulliNegativeSampler
+
+    return BernoulliNegativeSampler(mapped_triples=train, num_entities=num_entities, num_relations=num_relations,
+                                    num_negs_per_pos=num_negs_per_pos)
+
+
+def _fit(name: str, model, score_hrt: Callable, rank: Callable, train: torch.Tensor, sampler, loss, lr: float,
+         epochs: int, cfg: TransRConfig, show_progress: bool) -> Dict:
+    """sLCWA epochs with validation every ``cfg.eval_every`` epochs; the best validation state is restored.
+
+    ``rank()`` returns the validation ranks ``[n, 2]`` of the current model (empty: no early stopping).
+    """
+    optimizer = torch.optim.Adam(model.get_grad_params(), lr=lr)
+    batch_size = min(cfg.batch_size, max(1, len(train)))
+    history: List[Dict] = []
+    stopper = EarlyStopping(cfg.patience)
+    for epoch in progress(range(1, epochs + 1), desc=name, unit="epoch", disable=not show_progress):
+        model.train()
+        values = []
+        for batch in torch.split(train[torch.randperm(len(train))], batch_size):
+            neg = sampler.corrupt_batch(batch)  # [B, k, 3]
+            scores = score_hrt(torch.cat([batch, neg.view(-1, 3)]))
+            value = loss.process_slcwa_scores(scores[: len(batch)].view(-1, 1), scores[len(batch):].view(len(batch), -1))
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+            model.post_parameter_update()
+            values.append(value.item())
+        entry = {"epoch": epoch, "loss": float(np.mean(values)) if values else 0.0}
+        stop = False
+        if epoch % cfg.eval_every == 0 or epoch == epochs:
+            model.eval()
+            with torch.no_grad():
+                ranks = rank()
+            if ranks.size:
+                entry["valid_mrr"] = summarise_ranks(ranks)["mrr"]
+                stop = stopper.update(epoch, entry["valid_mrr"], model)
+        history.append(entry)
+        logger.info("%s epoch %d: %s", name, epoch, entry)
+        if stop:
+            break
+    stopper.restore(model)
+    return {"history": history, "best_epoch": stopper.best_epoch,
+            "best_valid_mrr": stopper.best if stopper.best_epoch is not None else None}
+
+
+def _initialise(transr, transe, cfg: TransRConfig) -> None:
+    """Every ``M_r = I`` (Lin et al.); with a TransE warm start its entity vectors (and, when k == d, its
+    relation vectors) are copied, so TransR starts at the TransE solution."""
+    with torch.no_grad():
+        if transe is not None:
+            transr.entity_representations[0]._embeddings.weight.copy_(transe.entity_representations[0]._embeddings.weight)
+            if cfg.relation_dim == cfg.embedding_dim:
+                transr.relation_representations[0]._embeddings.weight.copy_(transe.relation_representations[0]._embeddings.weight)
+        eye = torch.eye(cfg.embedding_dim, cfg.relation_dim).reshape(1, -1)
+        transr.relation_representations[1]._embeddings.weight.copy_(eye.expand_as(transr.relation_representations[1]._embeddings.weight))
+
+
 def train_transr(
     heads: np.ndarray,
     relations: np.ndarray,
@@ -175,89 +262,108 @@ def train_transr(
     seed: int = 42,
     device: str | None = None,
     show_progress: bool = True,
+    relation_names: Optional[List[str]] = None,
 ) -> Tuple[np.ndarray, Dict]:
-    """Train PyKEEN's TransR on the integer triples and return ``(Z'' [num_entities, d''], metrics)``.
+    """Train TransR (TransE warm start, Bernoulli negatives, early stopping) → ``(Z'' [num_entities, d''], metrics)``.
 
-    sLCWA training: each positive triple is paired with ``num_negs_per_pos`` corruptions (head or tail
-    replaced by a uniformly drawn entity) under PyKEEN's margin ranking loss (margin 1); PyKEEN's
-    constraints (norm clamping) are applied after every step. Rows of entities that occur in no training
-    triple are zero (counted in ``metrics``).
+    ``metrics`` holds the split sizes, the validation history of both phases, and the test ranking of
+    TransR, its TransE warm start and the two popularity baselines (overall and per relation, with
+    bootstrap CIs). Rows of entities that occur in no training triple are zero (counted in ``metrics``).
     """
-    from pykeen.losses import MarginRankingLoss
-    from pykeen.models import TransR
+    from pykeen.models import TransE, TransR
     from pykeen.triples import CoreTriplesFactory
 
     cfg = config or TransRConfig()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    triples = np.stack([heads, relations, tails], axis=1).astype(np.int64)
-    triples = np.unique(triples, axis=0)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(triples))
-    n_test = int(len(triples) * cfg.test_fraction) if len(triples) >= 20 else 0
-    test, train = triples[perm[:n_test]], triples[perm[n_test:]]
-    eval_sample = test[:cfg.max_eval_triples]
+    triples = np.unique(np.stack([heads, relations, tails], axis=1).astype(np.int64), axis=0)
+    train, valid, test = split_triples(triples, cfg.valid_fraction, cfg.test_fraction, seed)
+    valid_sample, test_sample = valid[:cfg.max_valid_triples], test[:cfg.max_eval_triples]
+    known = _known_answers(triples)
 
     torch.manual_seed(seed)
+    train_t = torch.as_tensor(train, device=device)
     factory = CoreTriplesFactory.create(mapped_triples=torch.as_tensor(train), num_entities=num_entities,
                                         num_relations=num_relations)
-    loss = MarginRankingLoss(margin=1.0)
-    model = TransR(triples_factory=factory, embedding_dim=cfg.embedding_dim, relation_dim=cfg.relation_dim,
-                   scoring_fct_norm=cfg.scoring_fct_norm, loss=loss, random_seed=seed).to(device)
-    scorer = GroupedTransRScorer(model)
-    optimizer = torch.optim.Adam(model.get_grad_params(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(seed)
-    train_t = torch.as_tensor(train)
-    batch_size = min(cfg.batch_size, max(1, len(train)))
-    losses: List[float] = []
+    sampler = bernoulli_sampler(train_t, num_entities, num_relations, cfg.num_negs_per_pos)
+    loss = make_loss(cfg)
+
+    def sliced(score):  # PyKEEN's score_t/score_h materialise [B, N, d]: score 2,048 candidates at a time
+        return lambda batch: score(batch, slice_size=2048)
+
+    def ranker(score_t, score_h, sample):
+        return lambda: rank_triples(lambda hr: score_t(hr.to(device)), lambda rt: score_h(rt.to(device)), sample,
+                                    triples, num_entities, cfg.eval_batch_size, known=known)
+
     t0 = time.time()
-    model.train()
-    for _ in progress(range(cfg.epochs), desc="TransR (Z'')", unit="epoch", disable=not show_progress):
-        epoch_loss = []
-        order = torch.randperm(len(train_t), generator=gen)
-        for start in range(0, len(order), batch_size):
-            pos = train_t[order[start:start + batch_size]]
-            neg = pos.repeat(cfg.num_negs_per_pos, 1)
-            corrupt_tail = torch.rand(len(neg), generator=gen) < 0.5
-            random_entities = torch.randint(num_entities, (len(neg),), generator=gen)
-            neg[:, 2] = torch.where(corrupt_tail, random_entities, neg[:, 2])
-            neg[:, 0] = torch.where(corrupt_tail, neg[:, 0], random_entities)
-            scores = scorer.score_hrt(torch.cat([pos, neg]).to(device))
-            pos_scores = scores[: len(pos)].repeat(cfg.num_negs_per_pos)
-            value = torch.relu(loss.margin - pos_scores + scores[len(pos):]).mean()
-            optimizer.zero_grad()
-            value.backward()
-            optimizer.step()
-            model.post_parameter_update()
-            epoch_loss.append(value.item())
-        losses.append(float(np.mean(epoch_loss)) if epoch_loss else 0.0)
+    transe_fit: Dict = {"history": [], "best_epoch": None, "best_valid_mrr": None}
+    transe = None
+    if cfg.transe_epochs > 0 and cfg.kge_model == "transr":
+        # ‖r‖ ≤ 1 as in TransR, so the constraint does not move the warm start when TransR takes over
+        transe = TransE(triples_factory=factory, embedding_dim=cfg.embedding_dim, scoring_fct_norm=cfg.scoring_fct_norm,
+                        relation_constrainer=functools.partial(clamp_norm, maxnorm=1.0, p=cfg.scoring_fct_norm, dim=-1),
+                        loss=loss, random_seed=seed).to(device)
+        transe_fit = _fit("TransE warm start", transe, lambda b: transe.score_hrt(b).view(-1),
+                          ranker(sliced(transe.score_t), sliced(transe.score_h), valid_sample), train_t, sampler, loss,
+                          cfg.transe_lr, cfg.transe_epochs, cfg, show_progress)
+    transe_seconds = time.time() - t0
+    if cfg.kge_model == "transr":
+        model = TransR(triples_factory=factory, embedding_dim=cfg.embedding_dim, relation_dim=cfg.relation_dim,
+                       scoring_fct_norm=cfg.scoring_fct_norm, loss=loss, random_seed=seed).to(device)
+        _initialise(model, transe, cfg)
+        scorer = GroupedTransRScorer(model)
+        score_hrt, score_t, score_h = scorer.score_hrt, scorer.score_t, scorer.score_h
+    else:
+        from pykeen.models import model_resolver
+
+        complex_valued = cfg.kge_model in ("rotate", "complex")
+        model = model_resolver.make(cfg.kge_model, triples_factory=factory, loss=loss, random_seed=seed,
+                                    embedding_dim=cfg.embedding_dim // 2 if complex_valued else cfg.embedding_dim).to(device)
+        score_hrt, score_t, score_h = (lambda b: model.score_hrt(b).view(-1)), sliced(model.score_t), sliced(model.score_h)
+    fit = _fit(f"{cfg.kge_model} (Z'')", model, score_hrt, ranker(score_t, score_h, valid_sample), train_t, sampler,
+               loss, cfg.lr, cfg.epochs, cfg, show_progress)
     train_seconds = time.time() - t0
 
-    model.eval()
     t1 = time.time()
+    model.eval()
     with torch.no_grad():
-        transr = evaluate_ranking(lambda hr: scorer.score_t(hr.to(device)), lambda rt: scorer.score_h(rt.to(device)),
-                                  eval_sample, triples, num_entities, cfg.eval_batch_size)
-        degree = evaluate_ranking(*degree_scorers(train, num_entities, num_relations, False), eval_sample,
-                                  triples, num_entities, cfg.eval_batch_size)
-        rel_degree = evaluate_ranking(*degree_scorers(train, num_entities, num_relations, True), eval_sample,
-                                      triples, num_entities, cfg.eval_batch_size)
-        z = model.entity_representations[0](indices=None).detach().float().cpu().numpy()
+        ranks = {"transr": ranker(score_t, score_h, test_sample)()}  # key "transr": the Z'' model, whichever it is
+        if transe is not None:
+            transe.eval()
+            ranks["transe_warm_start"] = ranker(sliced(transe.score_t), sliced(transe.score_h), test_sample)()
+        ranks["degree"] = ranker(*degree_scorers(train, num_entities, num_relations, False), test_sample)()
+        ranks["relation_degree"] = ranker(*degree_scorers(train, num_entities, num_relations, True), test_sample)()
+        z = model.entity_representations[0](indices=None).detach()
+        z = (torch.view_as_real(z).flatten(1) if z.is_complex() else z).float().cpu().numpy()
+    test_report = compare_rankings(ranks, test_sample[:, 1], relation_names, reference="transr",
+                                   num_bootstrap=cfg.num_bootstrap, seed=seed)
     seen = np.zeros(num_entities, dtype=bool)
-    seen[train[:, 0]] = True
-    seen[train[:, 2]] = True
+    seen[train[:, 0]] = seen[train[:, 2]] = True
     z[~seen] = 0.0
+    overall = test_report["overall"]
     metrics = {
-        "task": "link prediction (filtered, both sides, against all entities)",
-        "model": "pykeen.models.TransR (relation-grouped sLCWA training, margin ranking loss)",
-        "triples": {"train": int(len(train)), "held_out": int(len(test)), "ranked_sample": int(len(eval_sample))},
-        "transr": transr,
-        "degree_baseline": degree,
-        "relation_degree_baseline": rel_degree,
-        "loss_per_epoch": losses,
+        "task": "link prediction (filtered realistic ranks, both sides, against all entities)",
+        "model": ("pykeen.models.TransR, TransE warm start (M_r = I)" if cfg.kge_model == "transr" else
+                  f"pykeen model {cfg.kge_model!r}") + ", Bernoulli negatives, early stopping on validation MRR",
+        "kge_model": cfg.kge_model,
+        "triples": {"train": int(len(train)), "valid": int(len(valid)), "test": int(len(test)),
+                    "valid_ranked": int(len(valid_sample)), "test_ranked": int(len(test_sample))},
+        "transr": overall["transr"],
+        "degree_baseline": overall["degree"],
+        "relation_degree_baseline": overall["relation_degree"],
+        "transe_warm_start": overall.get("transe_warm_start"),
+        "test": test_report,
+        "best_valid_mrr": fit["best_valid_mrr"],
+        "best_epoch": fit["best_epoch"],
+        "history": fit["history"],
+        "transe_best_valid_mrr": transe_fit["best_valid_mrr"],
+        "transe_best_epoch": transe_fit["best_epoch"],
+        "transe_history": transe_fit["history"],
         "entities_without_training_triples": int((~seen).sum()),
+        "transe_seconds": round(transe_seconds, 2),
         "train_seconds": round(train_seconds, 2),
         "eval_seconds": round(time.time() - t1, 2),
         "config": asdict(cfg),
     }
-    logger.info("TransR: MRR %.4f Hits@10 %.4f (degree baseline MRR %.4f)", transr["mrr"], transr["hits@10"], degree["mrr"])
+    logger.info("TransR test: MRR %.4f Hits@10 %.4f | degree %.4f | relation degree %.4f", overall["transr"]["mrr"],
+                overall["transr"]["hits@10"], overall["degree"]["mrr"], overall["relation_degree"]["mrr"])
     return z.astype(np.float32), metrics
