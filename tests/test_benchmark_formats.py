@@ -41,7 +41,9 @@ def test_format_overrides_and_errors_name_the_formats_tried(tmp_path):
 
 
 def test_cli_format_flag(tmp_path, capsys):
-    with pytest.raises(SystemExit, match="eval.py: error: unknown benchmark format 'xml'"):
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    with pytest.raises(KoGNERUserError, match="unknown benchmark format 'xml'; choose from conll, jsonl"):
         kogner_eval.main(["--model", "x", "--dataset", f"g={NESTED}", "--format", "g=xml"])
-    with pytest.raises(SystemExit, match=r"--format names unknown datasets \['h'\]"):
+    with pytest.raises(KoGNERUserError, match=r"--format names unknown datasets \['h'\]"):
         kogner_eval.main(["--model", "x", "--dataset", f"g={NESTED}", "--format", "h=jsonl"])

@@ -134,7 +134,7 @@ def test_a_changed_input_reruns_the_stages_that_read_it(tmp_path, tiny_bert_path
     capsys.readouterr()
     again = FakeStages(tiny_bert_path)
     assert run_main(tmp_path, again, monkeypatch) == 0
-    assert again.calls == ["train_kg", "train_b0", "eval"]
+    assert again.calls == ["train_kg", "kg_index", "train_b0", "eval"]
     assert "inputs changed: corpus" in capsys.readouterr().out
 
 
