@@ -48,7 +48,10 @@ def _script(name: str) -> str:
 
 
 def _run(cmd: Sequence[str]) -> int:
-    return subprocess.call(list(cmd), cwd=ROOT)
+    env = None
+    if not sys.stderr.isatty():  # a log: the libraries' own tqdm bars (weights, shards, map) would be CR-joined lines
+        env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    return subprocess.call(list(cmd), cwd=ROOT, env=env)
 
 
 # ---------------------------------------------------------------------------------------------- predict
