@@ -543,9 +543,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         from kogner_training.link_runner import run_link_evaluation
 
         return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
+    made = _provenance(model_paths, dataset_paths, dev_paths)  # before the run: the code and inputs it starts from
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
-    results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
+    results["provenance"] = made
     _write(results, args.output_dir, args.compare_paper)
     return results
 

@@ -48,7 +48,10 @@ def _script(name: str) -> str:
 
 
 def _run(cmd: Sequence[str]) -> int:
-    return subprocess.call(list(cmd), cwd=ROOT)
+    env = None
+    if not sys.stderr.isatty():  # a log: the libraries' own tqdm bars (weights, shards, map) would be CR-joined lines
+        env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    return subprocess.call(list(cmd), cwd=ROOT, env=env)
 
 
 # ---------------------------------------------------------------------------------------------- predict
@@ -229,7 +232,8 @@ def main_job(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"
     kogner_dir, baseline_dir, eval_dir = out / "kogner", out / "ablation_b0", out / "eval"
-    kg = {"kg": ROOT / "data_builders" / "embedded" if args.kg == "embedded" else Path(args.kg)}
+    # Stages run with cwd=ROOT (see _run), so relative input paths are relative to ROOT.
+    kg = {"kg": ROOT / "data_builders" / "embedded" if args.kg == "embedded" else ROOT / args.kg}
     eval_cmd = _python(
         _script("eval.py"), "--model", f"KoGNER={kogner_dir}", "--model", f"{ABLATION}={baseline_dir}",
         "--dataset", f"BMG={corpus}", "--dev", f"BMG={corpus}", "--threshold", "dev",
@@ -239,8 +243,8 @@ def main_job(args: argparse.Namespace) -> int:
     for spec in args.benchmark:
         dev = _dev_split_of(spec, args.dev)
         eval_cmd += ["--dataset", spec, "--dev", dev]
-        eval_inputs[f"benchmark {spec.partition('=')[0]}"] = Path(spec.partition("=")[2])
-        eval_inputs[f"dev {spec.partition('=')[0]}"] = Path(dev.partition("=")[2])
+        eval_inputs[f"benchmark {spec.partition('=')[0]}"] = ROOT / spec.partition("=")[2]
+        eval_inputs[f"dev {spec.partition('=')[0]}"] = ROOT / dev.partition("=")[2]
     for spec in args.labels:
         eval_cmd += ["--labels", spec]
     stages = [

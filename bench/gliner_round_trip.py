@@ -89,6 +89,7 @@ def main(argv=None) -> dict:
     texts, gold = raw_texts(data, args.join_hyphens)
     gold_words = [{(e["start"], e["end"], e["label"]) for e in ner} for ner in data["ner"]]
 
+    made = provenance(inputs={"model": Path(args.model) / "model.safetensors", "data": Path(args.data)})  # at the start
     kogner = KoGNERModel.from_pretrained(args.model).eval()
     with tempfile.TemporaryDirectory() as tmp:
         kogner.to_gliner(tmp)
@@ -115,7 +116,7 @@ def main(argv=None) -> dict:
         "model": str(args.model), "data": str(args.data), "labels": labels, "threshold": args.threshold,
         "join_hyphens": args.join_hyphens, "examples": len(texts), "examples_split_differently": len(changed), "seconds": round(time.time() - t0, 1),
         "scores": results, "f1_change_raw_text": results["raw_text/gliner_export"]["f1"] - results["raw_text/kogner"]["f1"],
-        "provenance": provenance(inputs={"model": Path(args.model) / "model.safetensors", "data": Path(args.data)}),
+        "provenance": made,
     }  # fmt: skip
     for name, s in results.items():
         print(f"{name:24} P {100 * s['precision']:.1f}  R {100 * s['recall']:.1f}  F1 {100 * s['f1']:.1f}  ({s['predicted']} predicted, {s['gold']} gold)")

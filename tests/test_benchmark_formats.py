@@ -42,7 +42,7 @@ def test_format_overrides_and_errors_name_the_formats_tried(tmp_path):
 
 
 def test_cli_format_flag(tmp_path, capsys):
-    with pytest.raises(KoGNERUserError, match="unknown benchmark format 'xml'"):  # one line "eval.py: error: ..."
+    with pytest.raises(KoGNERUserError, match="unknown benchmark format 'xml'; choose from conll, jsonl"):
         kogner_eval.main(["--model", "x", "--dataset", f"g={NESTED}", "--format", "g=xml"])
     with pytest.raises(KoGNERUserError, match=r"--format names unknown datasets \['h'\]"):
         kogner_eval.main(["--model", "x", "--dataset", f"g={NESTED}", "--format", "h=jsonl"])

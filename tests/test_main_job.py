@@ -128,6 +128,16 @@ def test_changed_settings_rerun_that_stage_and_later_ones(tmp_path, tiny_bert_pa
     assert third.calls == []
 
 
+def test_a_changed_input_reruns_the_stages_that_read_it(tmp_path, tiny_bert_path, monkeypatch, capsys):
+    assert run_main(tmp_path, FakeStages(tiny_bert_path), monkeypatch) == 0
+    (tmp_path / "runs" / "bmg_ner" / "summary.json").write_text('{"edited": true}')  # the corpus changed by hand
+    capsys.readouterr()
+    again = FakeStages(tiny_bert_path)
+    assert run_main(tmp_path, again, monkeypatch) == 0
+    assert again.calls == ["train_kg", "kg_index", "train_b0", "eval"]
+    assert "inputs changed: corpus" in capsys.readouterr().out
+
+
 def test_interrupted_training_resumes_only_its_own_schedule(tmp_path, tiny_bert_path, monkeypatch):
     first = RecordingStages(tiny_bert_path, fail_at="train_kg")
     assert run_main(tmp_path, first, monkeypatch, max_steps=4) == 1

@@ -85,3 +85,13 @@ def test_trainer_logs_steps_instead_of_a_bar_when_not_on_a_terminal(tiny_bert_pa
     trainer.train()
     out = capsys.readouterr().out
     assert "train: 2/2 step (100%)" in out and "\r" not in out
+
+
+def test_main_job_stages_in_a_log_get_no_library_bars(monkeypatch):
+    import kogner_cli
+
+    seen = {}
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    monkeypatch.setattr(kogner_cli.subprocess, "call", lambda cmd, cwd, env: seen.update(env or {}) or 0)
+    assert kogner_cli._run(["true"]) == 0
+    assert seen.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1" and seen.get("HF_DATASETS_DISABLE_PROGRESS_BARS") == "1"
