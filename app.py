@@ -6,7 +6,8 @@
     python app.py --model me/kogner-bmg --host 0.0.0.0 --port 7860
 
 Type a text, the entity labels to look for (comma-separated, any wording: the model is zero-shot over
-labels) and a threshold; the entities are highlighted and listed with their scores. The page also reads
+labels) and a threshold; the entities are highlighted and listed with their scores and, when the model
+was saved with a KG index (``kg_index/``), the KG id, name and link score of each. The page also reads
 ``?text=…&labels=…&threshold=…&nested=1`` from its URL and answers at once, so a prediction can be shared
 as a link.
 """
@@ -32,7 +33,7 @@ EXAMPLES = [
     ["Patients with Dravet syndrome often present with febrile seizures and ataxia.", "disease, phenotype", 0.4, False],
     ["IL-2 gene expression requires NF-kappa B activation in human T cells.", "protein, DNA, cell type", 0.4, True],
 ]
-HEADERS = ["entity", "label", "score", "start", "end"]
+HEADERS = ["entity", "label", "score", "start", "end", "kg_id", "kg_name", "kg_score"]
 
 
 def parse_labels(text: str) -> List[str]:
@@ -52,12 +53,15 @@ def predict(model, text: str, labels_text: str, threshold: float, nested: bool =
     text = text or ""
     if not text.strip():
         return {"text": text, "entities": []}, []
-    entities = model.predict_entities(text, labels, threshold=threshold, flat_ner=not nested)
+    link = getattr(model, "kg_index", None) is not None  # a model saved with kg_index/ also gives KG ids
+    entities = model.predict_entities(text, labels, threshold=threshold, flat_ner=not nested, link=link)
     highlighted = {
         "text": text,
         "entities": [{"entity": e["label"], "start": e["start"], "end": e["end"]} for e in entities],
     }
-    rows = [[e["text"], e["label"], round(float(e["score"]), 4), e["start"], e["end"]] for e in entities]
+    rows = [[e["text"], e["label"], round(float(e["score"]), 4), e["start"], e["end"], e.get("kg_id") or "",
+             e.get("kg_name") or "", round(float(e["kg_score"]), 4) if e.get("kg_score") is not None else ""]
+            for e in entities]  # fmt: skip
     return highlighted, rows
 
 
@@ -115,9 +119,9 @@ def load_model(path: str, device: Optional[str] = None):
 
     from modeling_kogner import KoGNERModel
 
-    local_looking = path.startswith((".", "/", "~")) or path.count("/") > 1
-    if local_looking and not os.path.isdir(os.path.expanduser(path)):  # "owner/name" is left to the Hub
-        raise SystemExit(f"no KoGNER model at {path!r}: pass --model PATH_OR_REPO_ID or set KOGNER_MODEL")
+    from modeling_kogner.errors_kogner import MODEL_HINT, check_source
+
+    check_source(path, "--model", f"{MODEL_HINT}, or set KOGNER_MODEL")  # "owner/name" is left to the Hub
     model = KoGNERModel.from_pretrained(os.path.expanduser(path))
     return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
 
@@ -136,4 +140,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "app.py")

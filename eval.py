@@ -6,7 +6,10 @@ Every score is strict entity-level micro F1 (exact word span and label, :mod:`me
 The corpus' own gold tokens are fed to the model as words (``predict_word_spans``), so predicted and
 gold spans index the same words. Decoding is flat by default; ``--nested`` switches GENIA-style data
 to nested decoding. With ``--dev`` the threshold is chosen on that dev split (best F1 over a grid),
-otherwise ``--threshold`` is used.
+otherwise ``--threshold`` is used; ``--threshold dev`` requires a ``--dev`` split for every dataset. Each
+split is run through the model once (every span × label candidate above a floor is kept,
+:mod:`metrics.span_candidates`); thresholds are then tried offline, and a threshold-free PR-AUC over the
+candidates is reported next to F1.
 
     python eval.py --model kogner=./kogner --model gliner-ft=./gliner_ft \\
         --dataset bmg=./bmg_ner \\
@@ -31,9 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from tqdm.auto import tqdm
+from data_builders.progress import progress
 
+from metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
+from metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
 from metrics.span_f1 import compute_span_f1
+from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, one_line, run_cli
 
 logger = logging.getLogger("kogner.eval")
 
@@ -92,10 +98,12 @@ def _relabel(dataset, label_map: Mapping[str, str], where: str):
     )
 
 
-def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]] = None, split: str = "test"):
+def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]] = None, split: str = "test",
+                   data_format: Optional[str] = None):  # fmt: skip
     """A ``datasets.Dataset`` of KoGNER corpus examples from a BMG-NER folder (its ``split``), a CoNLL
-    IOB2 file or a JSON-lines file (``.jsonl``/``.json``, GENIA-style nested), with ``label_map`` applied."""
-    from data_builders.benchmarks import read_conll, read_jsonl
+    IOB2 file or a JSON-lines file (GENIA-style nested), with ``label_map`` applied. A file's format is read
+    from its content (``data_builders.benchmarks.detect_format``) unless ``data_format`` names it."""
+    from data_builders.benchmarks import read_benchmark
     from data_builders.bmg_ner import load_corpus
 
     path = Path(path)
@@ -108,9 +116,8 @@ def load_benchmark(path: Union[str, Path], label_map: Optional[Mapping[str, str]
             raise ValueError(f"{path} is not a KoGNER corpus: need 'tokenized_text' and 'ner' columns, got {dataset.column_names}")
         return _relabel(dataset, label_map, str(path)) if label_map else dataset
     if not path.is_file():
-        raise FileNotFoundError(f"no dataset at {path} (expected a BMG-NER folder, a CoNLL file or a .jsonl file)")
-    reader = read_jsonl if path.suffix.lower() in (".jsonl", ".json") else read_conll
-    return reader(path, label_map=dict(label_map) if label_map else None)
+        raise FileNotFoundError(f"no dataset at {path} (expected a BMG-NER folder, a CoNLL file or a JSON-lines file)")
+    return read_benchmark(path, label_map=dict(label_map) if label_map else None, data_format=data_format)
 
 
 def gold_labels(dataset) -> List[str]:
@@ -139,11 +146,12 @@ class EvalDataset:
         label_map: Optional[Mapping[str, str]] = None,
         dev_path: Optional[Union[str, Path]] = None,
         flat_ner: bool = True,
+        data_format: Optional[str] = None,
     ) -> "EvalDataset":
         """Read the test split (and the dev split) of a benchmark; the labels are the label map's
         values when a map is given, otherwise the gold labels of the test split."""
-        dataset = load_benchmark(path, label_map, split="test")
-        dev = load_benchmark(dev_path, label_map, split="validation") if dev_path else None
+        dataset = load_benchmark(path, label_map, split="test", data_format=data_format)
+        dev = load_benchmark(dev_path, label_map, split="validation", data_format=data_format) if dev_path else None
         if label_map:
             labels = list(dict.fromkeys(label_map.values()))
         else:
@@ -186,13 +194,15 @@ def predict_spans(
     multi_label: bool = False,
     batch_size: int = 8,
     desc: Optional[str] = None,
+    decode: bool = True,
 ) -> List[WordSpans]:
     """``model.predict_word_spans`` over the gold tokens of ``dataset``, in length-sorted batches
-    (less padding) with a progress bar; results come back in the dataset's order."""
+    (less padding) with a progress bar; results come back in the dataset's order (``decode=False``: every
+    candidate above ``threshold``, undecoded)."""
     words = dataset["tokenized_text"]
     order = sorted(range(len(words)), key=lambda i: len(words[i]))
     out: List[Optional[WordSpans]] = [None] * len(words)
-    for begin in tqdm(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
+    for begin in progress(range(0, len(order), batch_size), desc=desc or "predict", unit="batch", leave=False):
         idx = order[begin : begin + batch_size]
         batch = model.predict_word_spans(
             [list(words[i]) for i in idx],
@@ -201,6 +211,7 @@ def predict_spans(
             flat_ner=flat_ner,
             multi_label=multi_label,
             batch_size=batch_size,
+            decode=decode,
         )
         if len(batch) != len(idx):
             raise RuntimeError(f"predict_word_spans returned {len(batch)} results for {len(idx)} examples")
@@ -233,12 +244,7 @@ def choose_threshold(
     if not grid or grid[0] < 0 or grid[-1] >= 1:
         raise ValueError(f"threshold grid must be non-empty values in [0, 1), got {list(grid)}")
     predictions = predict_spans(model, dev_dataset, labels, grid[0], flat_ner, multi_label, batch_size, desc)
-    references = dev_dataset["ner"]
-    f1_by_threshold = {
-        f"{t:g}": compute_span_f1(filter_by_threshold(predictions, t), references)["f1"] for t in grid
-    }
-    best = max(grid, key=lambda t: (f1_by_threshold[f"{t:g}"], -abs(t - prefer)))
-    return best, f1_by_threshold
+    return choose_threshold_from_candidates(predictions, dev_dataset["ner"], grid, prefer, flat_ner)
 
 
 def evaluate_model(
@@ -257,7 +263,9 @@ def evaluate_model(
     """Strict span P/R/F1 (micro and per label) of ``model`` on ``dataset``'s gold tokens.
 
     With ``dev_dataset`` the threshold is chosen on it (:func:`choose_threshold`) and ``threshold``
-    only breaks ties. The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
+    only breaks ties. The test split is run once; its candidates give F1 at the threshold and the
+    threshold-free ``pr_auc`` (:func:`metrics.span_candidates.average_precision`, ``pr_auc_per_label``).
+    The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
     ``threshold_source`` (``"fixed"`` or ``"dev"``), ``dev_f1_by_threshold``, ``labels``, ``flat_ner``,
     ``predict_seconds`` and ``sentences_per_second`` (test split only); with ``return_predictions`` also ``predictions`` (per example
     ``[(start, end, label, score)]``).
@@ -274,10 +282,16 @@ def evaluate_model(
             desc=f"{desc} (dev)" if desc else "dev",
         )
     started = time.perf_counter()
-    predictions = predict_spans(model, dataset, labels, threshold, flat_ner, multi_label, batch_size, desc)
+    floor = min(CANDIDATE_FLOOR, threshold)
+    candidates = predict_spans(model, dataset, labels, floor, flat_ner, multi_label, batch_size, desc, decode=False)
     seconds = time.perf_counter() - started
+    predictions = decode_candidates(candidates, threshold, flat_ner, multi_label)
     scores = compute_span_f1(predictions, dataset["ner"])
+    ranked = average_precision(candidates, dataset["ner"], labels)
     scores.update(
+        pr_auc=ranked["pr_auc"],
+        pr_auc_per_label=ranked["per_label"],
+        pr_auc_floor=floor,
         threshold=float(threshold),
         threshold_source="dev" if dev_scores is not None else "fixed",
         dev_f1_by_threshold=dev_scores,
@@ -377,25 +391,26 @@ def results_to_markdown(results: Mapping[str, Any], digits: int = 1, compare_pap
         reference = paper_reference(d) or {}
         row += [f"{reference[c]:.1f}" if c in reference else "—" for c in paper_columns]
         lines.append(f"| {d} | " + " | ".join(row) + " |")
-    lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | Gold entities |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", f"{METRIC_NAME}, × 100." + (" Paper columns: Table 2 of the KoGNER paper, for reference." if compare_paper else ""), "", "| Dataset | Model | Precision | Recall | F1 | Threshold | PR-AUC | Gold entities |",
+              "|---|---|---|---|---|---|---|---|"]
     for d in datasets_:
         for m in (m for m in models if m in results["results"][d]):
             s = results["results"][d][m]
             source = " (dev)" if s["threshold_source"] == "dev" else ""
             lines.append(
                 f"| {d} | {m} | {cell(s['precision'])} | {cell(s['recall'])} | {cell(s['f1'])} | "
-                f"{s['threshold']:g}{source} | {s['gold']} |"
+                f"{s['threshold']:g}{source} | {cell(s['pr_auc']) if s.get('pr_auc') is not None else '—'} | {s['gold']} |"
             )
     return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------- CLI
 def _named(values: Sequence[str], flag: str, default_name=None) -> Dict[str, str]:
-    """``["a=x", "b=y"]`` → ``{"a": "x", "b": "y"}``; ``default_name(value)`` names bare values."""
+    """``["a=x", "b=y"]`` → ``{"a": "x", "b": "y"}``; ``default_name(value)`` names bare values. The last
+    ``=`` separates, so a name may hold one (``"b = 0 ablation=runs/b0"``)."""
     named: Dict[str, str] = {}
     for value in values or []:
-        name, sep, rest = value.partition("=")
+        name, sep, rest = value.rpartition("=")
         if not sep:
             if default_name is None:
                 raise ValueError(f"{flag} expects NAME=VALUE, got {value!r}")
@@ -413,14 +428,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH_OR_REPO",
                         help="a saved KoGNER folder or Hub repo id; repeat for several columns")
     parser.add_argument("--dataset", action="append", default=[], metavar="NAME=PATH",
-                        help="a BMG-NER folder (test split), a CoNLL IOB2 file or a .jsonl file; repeat for rows")
+                        help="a BMG-NER folder (test split), a CoNLL IOB2 file or a JSON-lines file; repeat for rows")
     parser.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label[,Type:label]",
                         help="label map of a dataset: corpus type → label the model is asked for")
     parser.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",
                         help="dev split of a dataset (folder: its validation split): the threshold is chosen on it")
+    parser.add_argument("--format", action="append", default=[], metavar="NAME=conll|jsonl",
+                        help="file format of a dataset (and its --dev); default: read from the file's first line")
     parser.add_argument("--nested", nargs="*", default=None, metavar="NAME",
                         help="nested decoding for these datasets (all of them when no name is given)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="span score threshold (default 0.5)")
+    parser.add_argument("--threshold", default="0.5",
+                        help="span score threshold (default 0.5), or 'dev': chosen on each dataset's --dev split")
     parser.add_argument("--threshold-grid", type=str, default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLD_GRID),
                         help="comma-separated thresholds tried on --dev splits")
     parser.add_argument("--multi-label", action="store_true", help="allow several labels on the same span")
@@ -429,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default="eval_results", help="where eval_results.json/.md are written")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine eval_results.json files of earlier runs into one table (no model is run)")
+    parser.add_argument("--link", action="store_true",
+                        help="entity linking instead of NER (kogner_training.link_runner): link_results.json/.md")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -442,6 +462,20 @@ def _load_model(path: str, device: Optional[str]):
     model = KoGNERModel.from_pretrained(path)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return model.eval()
+
+
+def _provenance(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], dev_paths: Mapping[str, str]) -> Dict[str, Any]:
+    """Commit, command and fingerprints of every local input (a model: its weights and config; a Hub id: none)."""
+    from kogner_training.provenance import provenance
+
+    inputs: Dict[str, Optional[Path]] = {}
+    for name, path in model_paths.items():
+        folder = Path(path)
+        for file in ("model.safetensors", "config.json"):
+            inputs[f"model {name}/{file}"] = folder / file if (folder / file).is_file() else None
+    for kind, paths in (("dataset", dataset_paths), ("dev", dev_paths)):
+        inputs.update({f"{kind} {name}": Path(path) if Path(path).exists() else None for name, path in paths.items()})
+    return provenance(inputs=inputs)
 
 
 def _write(results: Mapping[str, Any], output_dir: str, compare_paper: bool) -> None:
@@ -462,9 +496,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         if args.model or args.dataset:
             parser.error("--merge combines earlier results: give no --model/--dataset with it")
         try:
-            results = merge_results([json.loads(Path(p).read_text()) for p in args.merge])
+            parts = [json.loads(Path(p).read_text()) for p in args.merge]
+            results = merge_results(parts)
+            results["provenance"] = _provenance({}, {f"results #{k + 1}": p for k, p in enumerate(args.merge)}, {})
+            results["provenance"]["merged"] = [part.get("provenance") for part in parts]
         except (ValueError, FileNotFoundError) as err:
-            raise SystemExit(f"eval.py: error: {err}") from None
+            raise KoGNERUserError(one_line(err)) from err
         _write(results, args.output_dir, args.compare_paper)
         return results
     if not args.model or not args.dataset:
@@ -474,25 +511,44 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         dataset_paths = _named(args.dataset, "--dataset")
         label_maps = {name: parse_label_map(spec) for name, spec in _named(args.labels, "--labels").items()}
         dev_paths = _named(args.dev, "--dev")
+        formats = _named(args.format, "--format")
         nested = set(dataset_paths) if args.nested == [] else set(args.nested or [])
-        for flag, names in (("--labels", label_maps), ("--dev", dev_paths), ("--nested", nested)):
+        for flag, names in (("--labels", label_maps), ("--dev", dev_paths), ("--format", formats), ("--nested", nested)):
             unknown = sorted(set(names) - set(dataset_paths))
             if unknown:
                 raise ValueError(f"{flag} names unknown datasets {unknown}; datasets are {sorted(dataset_paths)}")
         grid = [float(t) for t in args.threshold_grid.split(",") if t.strip()]
+        if args.threshold == "dev":
+            undeveloped = sorted(set(dataset_paths) - set(dev_paths))
+            if undeveloped:
+                raise ValueError(f"--threshold dev needs a --dev split for every dataset; missing for {undeveloped}")
+            args.threshold = 0.5  # only breaks ties between equally good dev thresholds
+        else:
+            try:
+                args.threshold = float(args.threshold)
+            except ValueError:
+                raise ValueError(f"--threshold must be a number in [0, 1) or 'dev', got {args.threshold!r}") from None
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be ≥ 1, got {args.batch_size}")
         eval_datasets = [
-            EvalDataset.from_path(name, path, label_maps.get(name), dev_paths.get(name), flat_ner=name not in nested)
+            EvalDataset.from_path(name, path, label_maps.get(name), dev_paths.get(name), flat_ner=name not in nested,
+                                  data_format=formats.get(name))  # fmt: skip
             for name, path in dataset_paths.items()
         ]
+        for path in model_paths.values():
+            check_model_source(path, "--model")  # before any model is loaded
     except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"eval.py: error: {err}") from None
+        raise KoGNERUserError(one_line(err)) from err
+    if args.link:
+        from kogner_training.link_runner import run_link_evaluation
+
+        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)
+    results["provenance"] = _provenance(model_paths, dataset_paths, dev_paths)
     _write(results, args.output_dir, args.compare_paper)
     return results
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "eval.py")

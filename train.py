@@ -30,10 +30,12 @@ from kogner_training import (
     KoGNERModelArguments,
     KoGNERTrainer,
     KoGNERTrainingArguments,
+    check_columns,
     default_encoder_path,
     entity_types_of,
 )
 from modeling_kogner import KoGNERModel
+from modeling_kogner.errors_kogner import KoGNERUserError, check_source, load_error, one_line, require_dir, require_file, run_cli
 
 logger = logging.getLogger("train")
 
@@ -44,22 +46,50 @@ def parse_arguments(argv: Optional[List[str]] = None) -> Tuple[KoGNERModelArgume
     """From the command line, or from one ``.yaml``/``.yml``/``.json`` file given as the only argument."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(os.path.abspath(argv[0]))
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+            return parser.parse_yaml_file(os.path.abspath(require_file(argv[0], "config file")))
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            return parser.parse_json_file(os.path.abspath(require_file(argv[0], "config file")))
+        return parser.parse_args_into_dataclasses(args=argv)
+    except KoGNERUserError:
+        raise
+    except ValueError as err:  # the argument dataclasses' own checks (__post_init__): a bad argument value
+        raise KoGNERUserError(one_line(err)) from err
+
+
+def check_inputs(model_args: KoGNERModelArguments, data_args: KoGNERDataArguments, training_args: KoGNERTrainingArguments) -> None:
+    """The paths named on the command line exist (or are Hub ids), checked before anything is loaded or written."""
+    build = "build one with `python -m data_builders.bmg_ner --out FOLDER`"
+    check_source(data_args.dataset_name_or_path, "--dataset_name_or_path", build)
+    for arg, value in (("--model_name_or_path", model_args.model_name_or_path), ("--gliner_checkpoint", model_args.gliner_checkpoint),
+                       ("--encoder_name_or_path", model_args.encoder_name_or_path)):  # fmt: skip
+        if value:
+            check_source(value, arg, "give a local folder or a Hub id owner/name")
+    if training_args.dist_loss_weight > 0:
+        teacher = "build it with `python -m data_builders.kg_teacher --out FOLDER`, or pass --dist_loss_weight 0 (no distillation)"
+        if not training_args.kg_embeddings:
+            raise KoGNERUserError(f"--dist_loss_weight {training_args.dist_loss_weight} needs --kg_embeddings FOLDER; {teacher}")
+        folder = require_dir(training_args.kg_embeddings, "--kg_embeddings", teacher)
+        require_file(folder / "kg_embeddings.safetensors", "--kg_embeddings", f"{folder} is not a teacher folder; {teacher}")
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() not in ("latest", "true"):
+        require_dir(resume, "--resume_from_checkpoint", "give a checkpoint-N folder of --output_dir, or 'latest'")
 
 
 def load_corpus(data_args: KoGNERDataArguments) -> datasets.DatasetDict:
     """The splits named in ``data_args`` (a folder or Hub id loadable with ``datasets.load_dataset``)."""
     from data_builders.bmg_ner import load_corpus as load_corpus_folder
 
-    corpus = load_corpus_folder(data_args.dataset_name_or_path)
+    source = check_source(data_args.dataset_name_or_path, "--dataset_name_or_path", "build one with `python -m data_builders.bmg_ner`")
+    try:
+        corpus = load_corpus_folder(data_args.dataset_name_or_path)
+    except OSError as err:  # datasets: no data files, a Hub id that cannot be fetched
+        raise load_error(data_args.dataset_name_or_path, source, err, arg="--dataset_name_or_path") from err
     wanted = [s for s in (data_args.train_split, data_args.eval_split, data_args.test_split) if s]
     missing = [s for s in wanted if s not in corpus]
     if missing:
-        raise ValueError(
+        raise KoGNERUserError(
             f"{data_args.dataset_name_or_path} has splits {list(corpus)}, not {missing}; pass --train_split/--eval_split/"
             "--test_split (an empty value skips eval or test)"
         )
@@ -78,7 +108,7 @@ def build_model(model_args: KoGNERModelArguments) -> KoGNERModel:
         return KoGNERModel.from_pretrained(model_args.model_name_or_path)
     if model_args.gliner_checkpoint:
         if not hasattr(KoGNERModel, "from_gliner"):
-            raise SystemExit("--gliner_checkpoint needs KoGNERModel.from_gliner, which this modeling_kogner does not have")
+            raise KoGNERUserError("--gliner_checkpoint needs KoGNERModel.from_gliner, which this modeling_kogner does not have")
         logger.info(f"starting from the GLiNER checkpoint {model_args.gliner_checkpoint}")
         return KoGNERModel.from_gliner(model_args.gliner_checkpoint)
     encoder = model_args.encoder_name_or_path or default_encoder_path()
@@ -97,6 +127,7 @@ def model_card_callbacks() -> list:
 
 def main(argv: Optional[List[str]] = None) -> dict:
     model_args, data_args, training_args = parse_arguments(argv)
+    check_inputs(model_args, data_args, training_args)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
         level=logging.INFO if training_args.should_log else logging.WARNING, handlers=[logging.StreamHandler(sys.stdout)],
@@ -110,8 +141,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     train_dataset = corpus[data_args.train_split]
     eval_dataset = corpus[data_args.eval_split] if data_args.eval_split else None
     test_dataset = corpus[data_args.test_split] if data_args.test_split else None
-    entity_types = data_args.entity_types or entity_types_of(corpus.values())
-    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} entity types {entity_types}")
+    for split, dataset in corpus.items():  # a missing column is reported before the model is built
+        check_columns(dataset, f"{data_args.dataset_name_or_path} [{split}]",
+                      need_kge=split == data_args.train_split and training_args.dist_loss_weight > 0)  # fmt: skip
+    # The training type pool (negatives) comes from the training split only; eval adds its own labels.
+    entity_types = data_args.entity_types or entity_types_of([train_dataset])
+    logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} training entity types {entity_types}")
 
     model = build_model(model_args)
     trainer = KoGNERTrainer(
@@ -146,4 +181,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "train.py")

@@ -198,6 +198,10 @@ def main(argv=None) -> dict:
           "  (target <= 1.0)")  # fmt: skip
     print(f"  KoGNER b=0   / GLiNER     : {results['no_distill_vs_gliner']:.3f}x wall")
     if args.json:
+        from kogner_training.provenance import provenance
+
+        inputs = {"dataset": getattr(args, "dataset", None), "kg_embeddings": getattr(args, "kg_embeddings", None)}
+        results["provenance"] = provenance(inputs={k: v for k, v in inputs.items() if v})
         Path(args.json).write_text(json.dumps(results, indent=2))
     return results
 

@@ -27,16 +27,21 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import datasets
 
+from modeling_kogner.errors_kogner import open_text
+
 from .bmg_ner.features import CORPUS_FEATURES, make_example
 from .kg import entity_label
 
-__all__ = ["BenchmarkFormatError", "iob2_chunks", "read_conll", "read_jsonl", "source_name"]
+__all__ = ["BenchmarkFormatError", "FORMATS", "detect_format", "iob2_chunks", "read_benchmark", "read_conll", "read_jsonl", "source_name"]
 
 PathLike = Union[str, os.PathLike]
 
 
 class BenchmarkFormatError(ValueError):
     """A benchmark file that does not follow its format; the message names the file and line."""
+
+
+NOT_UTF8 = "benchmark files are read as UTF-8; convert it, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8"
 
 
 def source_name(path: PathLike) -> str:
@@ -87,7 +92,7 @@ def _conll_sentences(path: Path) -> Iterator[Tuple[int, List[str], List[str]]]:
     tokens: List[str] = []
     tags: List[str] = []
     first_line = 0
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, hint=NOT_UTF8) as handle:  # a decode error names the line and byte offset
         for line_no, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")
             if not line.strip():
@@ -164,7 +169,7 @@ def read_jsonl(
         raise FileNotFoundError(f"JSON lines file not found: {path}")
     source = source if source is not None else source_name(path)
     rows: List[Dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path, hint=NOT_UTF8) as handle:  # a decode error names the line and byte offset
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -175,3 +180,53 @@ def read_jsonl(
                 raise BenchmarkFormatError(f"{where}: not valid JSON ({err.msg})") from None
             rows.append(_jsonl_example(record, where, label_map, source))
     return datasets.Dataset.from_list(rows, features=CORPUS_FEATURES)
+
+
+# ------------------------------------------------------------------ format by content
+FORMATS = {"conll": read_conll, "jsonl": read_jsonl}
+
+
+def _first_line(path: Path) -> str:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def detect_format(path: PathLike) -> str:
+    """``"jsonl"`` when the first non-empty line parses as a JSON object, else ``"conll"`` when it reads as
+    ``token<TAB>tag``; whatever the file's extension (``.jsonlines``, ``.json``, ``.txt``, ``.tsv``...).
+
+    Raises :class:`BenchmarkFormatError` naming the formats tried when the line is neither.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no benchmark file at {path}")
+    line = _first_line(path)
+    try:
+        if isinstance(json.loads(line), dict):
+            return "jsonl"
+    except json.JSONDecodeError:
+        pass
+    columns = line.split("\t") if "\t" in line else line.split()
+    if len(columns) >= 2 and (columns[-1] == "O" or columns[-1][:2] in ("B-", "I-")):
+        return "conll"
+    raise BenchmarkFormatError(
+        f"{path}: cannot tell its format from its first non-empty line {line[:80]!r}: tried JSON lines (a JSON object "
+        f"per line) and CoNLL IOB2 ('token<TAB>tag'); name the format with --format ({', '.join(FORMATS)})"
+    )
+
+
+def read_benchmark(
+    path: PathLike, label_map: Optional[Mapping[str, str]] = None, data_format: Optional[str] = None
+) -> datasets.Dataset:
+    """Read a CoNLL IOB2 or JSON-lines benchmark; ``data_format`` (``"conll"``/``"jsonl"``) or :func:`detect_format`."""
+    if data_format is not None and data_format not in FORMATS:
+        raise ValueError(f"unknown benchmark format {data_format!r}; choose from {', '.join(FORMATS)}")
+    fmt = data_format or detect_format(path)
+    try:
+        return FORMATS[fmt](path, label_map=label_map)
+    except BenchmarkFormatError as err:
+        how = "as given by --format" if data_format else "detected from its first line"
+        raise BenchmarkFormatError(f"read as {fmt} ({how}; formats: {', '.join(FORMATS)}): {err}") from None

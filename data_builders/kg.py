@@ -15,6 +15,8 @@ from typing import Dict, List
 
 import pandas as pd
 
+from modeling_kogner.names_kogner import entity_label  # noqa: F401  (the one definition; re-exported)
+
 ENTITY_COLUMNS = ["id", "type", "name", "aliases", "description"]
 TRIPLE_COLUMNS = ["head", "relation", "tail"]
 
@@ -80,6 +82,3 @@ class KnowledgeGraph:
         )
 
 
-def entity_label(entity_type: str) -> str:
-    """The NER label used for a KG entity type: ``"Gene"`` → ``"gene"``, ``"Side_Effect"`` → ``"side effect"``."""
-    return " ".join(entity_type.replace("_", " ").split()).lower()

@@ -190,17 +190,19 @@ def build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph] = None) -
 def _build_teacher(args: TeacherArguments, kg: Optional[KnowledgeGraph]) -> KGEmbeddings:
     from safetensors.numpy import save_file
 
-    from .kg_sources import load_kg
+    from modeling_kogner.errors_kogner import KoGNERUserError
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from .kg_sources import load_kg_argument
+
     timings: Dict[str, float] = {}
     t0 = time.time()
     if kg is None:
-        kg = load_kg(args.kg, args.kg_format)
+        kg = load_kg_argument(args.kg, args.kg_format)  # a missing or malformed --kg is the user's to fix
     timings["load_kg"] = round(time.time() - t0, 2)
     if kg.num_entities == 0:
-        raise ValueError(f"{kg.source}: the KG has no entities ({kg.report.summary()})")
+        raise KoGNERUserError(f"{kg.source}: the KG has no entities ({kg.report.summary()})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # once the KG has loaded: a failed run leaves no folder behind
     logger.info("%s", kg)
     kg_fp = kg_fingerprint(kg)
     heads, rels, tails, relation_names = _integer_graph(kg)
@@ -300,12 +302,19 @@ def main(argv: Optional[List[str]] = None) -> KGEmbeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from modeling_kogner.errors_kogner import KoGNERUserError, one_line
+
     parser = HfArgumentParser(TeacherArguments)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:  # TeacherArguments.__post_init__: a bad argument value
+        raise KoGNERUserError(one_line(err)) from err
     emb = build_teacher(args)
     print(_summary(emb))
     return emb
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "python -m data_builders.kg_teacher", sys.argv[1:])

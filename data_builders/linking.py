@@ -4,12 +4,12 @@ Generated BMG-NER sentences carry their KG ids by construction; real text (NCBI-
 does not. :class:`AliasLinker` gives it ``kge`` spans, so KoGNER can be distilled on real sentences too:
 
 * an index maps every entity name and alias, normalised for case and punctuation
-  (:func:`~data_builders.bmg_ner.sampling.name_key`: ``"Non-Small-Cell Lung Cancer"`` ≡
+  (:func:`~modeling_kogner.names_kogner.name_key`: ``"Non-Small-Cell Lung Cancer"`` ≡
   ``"non small cell lung cancer"``), to the entities bearing it; aliases shorter than
   ``min_alias_chars`` or purely numeric are left out of the index (and counted) as too ambiguous;
 * with gold ``ner`` spans, each span is linked if its words (or, failing that, the longest run of words
   inside it) match a name of a **type-compatible** entity (``"chemical"`` → Drug/Compound/…; see
-  :data:`TYPE_COMPATIBILITY`); without gold spans the sentence is scanned left to right, longest match
+  :data:`~modeling_kogner.names_kogner.TYPE_COMPATIBILITY`); without gold spans the sentence is scanned left to right, longest match
   first, any type;
 * among several candidates, an entity whose primary name matches wins over an alias match, then the
   first compatible type in the compatibility order, then the smallest id; ambiguities are counted.
@@ -28,26 +28,12 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import datasets
 
+from modeling_kogner.names_kogner import TYPE_COMPATIBILITY, name_key
+
 from .bmg_ner.features import CORPUS_FEATURES
-from .bmg_ner.sampling import name_key
 from .kg import KnowledgeGraph, entity_label
 
 __all__ = ["AliasLinker", "LinkReport", "TYPE_COMPATIBILITY"]
-
-# Gold NER label → KG entity labels (entity_label of the KG type) it may link to, in preference order.
-TYPE_COMPATIBILITY: Dict[str, Tuple[str, ...]] = {
-    "disease": ("disease", "phenotype", "symptom", "side effect"),
-    "chemical": ("drug", "compound", "chemical", "metabolite", "pharmacologic class"),
-    "drug": ("drug", "compound", "chemical", "metabolite"),
-    "gene": ("gene", "protein"),
-    "protein": ("protein", "gene"),
-    "gene/protein": ("gene", "protein"),
-    "dna": ("gene",),
-    "rna": ("gene", "transcript"),
-    "phenotype": ("phenotype", "disease", "symptom"),
-    "anatomy": ("anatomy",),
-    "pathway": ("pathway",),
-}
 
 _STOP = frozenset("and or not the of in with for to a an as at by on is are was were be this that".split())
 

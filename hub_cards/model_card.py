@@ -122,6 +122,7 @@ class KoGNERModelCardData(CardData):
     eval_results: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     eval_datasets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     eval_metric: Optional[str] = None
+    eval_provenance: Dict[str, Any] = field(default_factory=dict)
     kg: Dict[str, Any] = field(default_factory=dict)
     train_data: Dict[str, Any] = field(default_factory=dict)
     plots: Dict[str, str] = field(default_factory=dict)
@@ -174,6 +175,8 @@ class KoGNERModelCardData(CardData):
             self.eval_results[dataset] = to_plain(scores)
             self.eval_datasets[dataset] = to_plain(dict(results.get("datasets", {}).get(dataset, {})))
         self.eval_metric = results.get("metric", self.eval_metric)
+        made = results.get("provenance") or {}
+        self.eval_provenance = to_plain({k: made.get(k) for k in ("commit", "dirty", "command", "created_utc") if k in made})
         self.dataset_ids.update(dataset_ids or {})
 
     def set_widget_examples(self, examples: Sequence[Mapping[str, Any]], n: int = 5, max_words: int = 48) -> None:

@@ -322,9 +322,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else:
             url = push_dataset(args.folder, args.repo_id, args.private, args.token, args.license)
         print(f"published {args.folder} to {args.repo_id}: {url}")
-    except (HubPublishError, ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from None
+    except (HubPublishError, ValueError, FileNotFoundError) as err:  # the folder, the eval JSON, the Hub access
+        from modeling_kogner.errors_kogner import KoGNERUserError, one_line
+
+        raise KoGNERUserError(one_line(err)) from err
 
 
 if __name__ == "__main__":
-    main()
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "python -m hub_cards.publish")

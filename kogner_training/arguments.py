@@ -75,7 +75,7 @@ class KoGNERDataArguments:
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Keep the first N examples of eval/test."})
     entity_types: Optional[List[str]] = field(
         default=None,
-        metadata={"help": "Pool of entity types for negative sampling and evaluation (default: every label in the splits)."},
+        metadata={"help": "Training pool of entity types for negative sampling (default: every label of the training split)."},
     )
 
     def __post_init__(self):
@@ -104,10 +104,23 @@ class KoGNERTrainingArguments(TrainingArguments):
             ``meta.json``) whose rows ``H`` are the distillation targets. Needed when ``dist_loss_weight > 0``
             unless a loaded ``KGEmbeddings`` is given to the trainer.
         kg_blocks (`List[str]`): which blocks of ``H = [Z, Z', Z'']`` to use.
+        negative_types (`str`, defaults to ``"batch"``): how negative types are sampled
+            (:class:`~kogner_training.type_sampling.NegativeTypeSampler`): ``"batch"`` draws them from the gold
+            types of the other examples of the batch (GLiNER), ``"global"`` from the whole training type pool.
+        max_neg_type_ratio (`int`, defaults to 1): ``"batch"``: at most this many negatives per gold mention
+            (the ratio is drawn uniformly from 0..max per example, GLiNER's ``max_neg_type_ratio``).
+        max_negative_types (`int`, defaults to 25): ``"global"``: per example, up to this many entity types that do
+            not occur in it are sampled from the training type pool (the number drawn uniformly from 0..max).
+        type_drop_prob (`float`, defaults to 0.0): each gold type of an example is left out of its prompt with this
+            probability (random drops; its spans get no target then).
+        lang_loss_reduction, dist_loss_reduction (`str`, *optional*): ``"sum"`` or ``"mean"`` for ``L_lang`` (over
+            span × type pairs) and ``L_dist`` (over linked spans × dimensions); written onto ``model.config``.
+            Unset keeps the model's (``"sum"`` for a new model).
+        log_grad_norms (`bool`, defaults to False): at every logging step, also log the gradient norm that each
+            weighted loss term alone puts on the encoder (``grad_norm_lang``, ``grad_norm_dist``; two extra
+            backward passes on that step only).
         kg_type_residual (`bool`, defaults to False): distil only what is not entity type: each type's mean row
             is removed from H before the target map is fitted and from the rows distilled.
-        max_negative_types (`int`, defaults to 25): per example, up to this many entity types that do not occur in
-            it are sampled from the type pool as negatives (the number is drawn uniformly from 0..max, GLiNER style).
         eval_threshold (`float`, defaults to 0.5): decoding threshold of span probabilities during evaluation.
         eval_flat_ner (`bool`, defaults to True): flat (no overlap) decoding during evaluation.
     """
@@ -133,10 +146,16 @@ class KoGNERTrainingArguments(TrainingArguments):
     kg_blocks: List[str] = field(
         default_factory=lambda: ["text", "graph", "transr"], metadata={"help": "Blocks of H = [Z, Z', Z''] to use."}
     )
+    negative_types: str = field(default="batch", metadata={"help": "Negative type sampling: 'batch' (GLiNER) or 'global'."})
+    max_neg_type_ratio: int = field(default=1, metadata={"help": "'batch': most negatives per gold mention."})
+    max_negative_types: int = field(default=25, metadata={"help": "'global': most negative types sampled per example."})
+    type_drop_prob: float = field(default=0.0, metadata={"help": "Probability of leaving a gold type out of a prompt."})
+    lang_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
+    dist_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
+    log_grad_norms: bool = field(default=False, metadata={"help": "Log each loss term's gradient norm on the encoder."})
     kg_type_residual: bool = field(
         default=False, metadata={"help": "Remove each entity type's mean row from H (distil what is not type)."}
     )
-    max_negative_types: int = field(default=25, metadata={"help": "Most negative entity types sampled per example."})
     eval_threshold: float = field(default=0.5, metadata={"help": "Span probability threshold when evaluating."})
     eval_flat_ner: bool = field(default=True, metadata={"help": "Flat (non-overlapping) decoding when evaluating."})
 
@@ -157,7 +176,14 @@ class KoGNERTrainingArguments(TrainingArguments):
             raise ValueError("--lang_loss_weight and --dist_loss_weight are both 0: nothing would be trained")
         if not self.kg_blocks:
             raise ValueError("--kg_blocks must name at least one block of H (text, graph, transr)")
-        if self.max_negative_types < 0:
-            raise ValueError(f"--max_negative_types must be >= 0, got {self.max_negative_types}")
+        if self.max_negative_types < 0 or self.max_neg_type_ratio < 0:
+            raise ValueError("--max_negative_types and --max_neg_type_ratio must be >= 0")
+        if self.negative_types not in ("batch", "global"):
+            raise ValueError(f"--negative_types must be 'batch' or 'global', got {self.negative_types!r}")
+        if not 0.0 <= self.type_drop_prob < 1.0:
+            raise ValueError(f"--type_drop_prob must be in [0, 1), got {self.type_drop_prob}")
+        for name in ("lang_loss_reduction", "dist_loss_reduction"):
+            if getattr(self, name) not in (None, "sum", "mean"):
+                raise ValueError(f"--{name} must be 'sum' or 'mean', got {getattr(self, name)!r}")
         if not 0.0 <= self.eval_threshold <= 1.0:
             raise ValueError(f"--eval_threshold must be in [0, 1], got {self.eval_threshold}")

@@ -3,8 +3,9 @@
 An example is ``{"tokenized_text": [...], "ner": [{start, end, label}], "kge": [{start, end, kg_id}], ...}``
 with word indices and an *inclusive* end (``docs/CONTRACTS.md``). For a batch the collator
 
-1. picks each example's entity types: its gold types plus negative types sampled from a type pool (training),
-   or the whole pool (evaluation), at most ``config.max_types``;
+1. picks each example's entity types: its gold types plus negative types chosen by a
+   :class:`~kogner_training.type_sampling.NegativeTypeSampler` (training), or the whole pool (evaluation),
+   at most ``config.max_types``;
 2. encodes ``<<ENT>> type … <<SEP>> words`` with :class:`~modeling_kogner.KoGNERProcessor`;
 3. builds the span × type targets ``labels`` [B, T·w, C] (flat span index ``start·w + (end − start)``);
 4. for every ``kge`` span, its flat span index and its row of the frozen teacher table ``H``
@@ -27,6 +28,8 @@ import torch
 
 from transformers.utils import logging
 
+from .type_sampling import NegativeTypeSampler
+
 logger = logging.get_logger(__name__)
 
 __all__ = ["CollatorReport", "KoGNERDataCollator", "REQUIRED_COLUMNS"]
@@ -37,7 +40,7 @@ KG_COLUMN = "kge"
 # Reasons counted by the collator (keys of CollatorReport.counts).
 NER_TOO_WIDE = "ner spans wider than max_span_width"
 NER_TRUNCATED = "ner spans past the encoder length limit"
-NER_TYPE_DROPPED = "ner spans whose type did not fit in max_types"
+NER_TYPE_DROPPED = "ner spans whose type was left out of the prompt (max_types or a random drop)"
 KGE_TOO_WIDE = "kge spans wider than max_span_width"
 KGE_TRUNCATED = "kge spans past the encoder length limit"
 KGE_MISSING = "kge ids missing from H"
@@ -104,7 +107,10 @@ class KoGNERDataCollator:
             prompts every example with all of it (in this order), so it must hold every gold label.
         kg_embeddings (`KGEmbeddings`, *optional*): the frozen teacher table (``.rows(ids)``, ``.matrix``). When
             given, every batch carries ``kg_span_index``, ``kg_embeddings`` and ``kg_mask`` for eq. 6.
-        max_negative_types (`int`, defaults to 25): per training example, ``k ~ U{0..max}`` negative types.
+        max_negative_types (`int`, defaults to 25): per training example, ``k ~ U{0..max}`` negative types from
+            the whole pool (the ``"global"`` sampler built when ``negative_sampler`` is not given).
+        negative_sampler ([`NegativeTypeSampler`], *optional*): chooses each training prompt's types (e.g.
+            GLiNER's in-batch negatives, ``strategy="batch"``); its ``pool`` should be the training labels.
         evaluation (`bool`, defaults to False): fixed prompts (the whole pool) and ``gold_spans`` [B, G, 3]
             (start, end, index into ``entity_types``; padding -100) for span F1, instead of sampled prompts.
         seed (`int`): negative sampling is a function of (seed, epoch, example), so it is reproducible and a
@@ -119,6 +125,7 @@ class KoGNERDataCollator:
         max_negative_types: int = 25,
         evaluation: bool = False,
         seed: int = 42,
+        negative_sampler: Optional[NegativeTypeSampler] = None,
     ):
         types = [str(t) for t in entity_types]
         if not types:
@@ -136,6 +143,9 @@ class KoGNERDataCollator:
         self.epoch = 0
         self.report = CollatorReport()
         self._type_index = {t: i for i, t in enumerate(types)}
+        self.negative_sampler = negative_sampler or NegativeTypeSampler(
+            types, self.config.max_types, strategy="global", max_negative_types=self.max_negative_types
+        )
         if self.evaluation and len(types) > self.config.max_types:
             raise ValueError(
                 f"evaluation prompts every example with all {len(types)} entity types, more than config.max_types="
@@ -147,7 +157,7 @@ class KoGNERDataCollator:
         """The same collator in evaluation mode (fixed prompts, gold spans), with its own :attr:`report`."""
         clone = KoGNERDataCollator(
             self.processor, entity_types or self.entity_types, self.kg_embeddings, self.max_negative_types,
-            evaluation=True, seed=self.seed,
+            evaluation=True, seed=self.seed, negative_sampler=self.negative_sampler,
         )  # fmt: skip
         return clone
 
@@ -160,8 +170,11 @@ class KoGNERDataCollator:
         fingerprint = zlib.crc32("\x1f".join(words).encode("utf-8"))
         return random.Random(f"{self.seed}/{self.epoch}/{fingerprint}")
 
-    def _label_set(self, words: Sequence[str], gold: List[str], where: str) -> Tuple[List[str], set]:
-        """The prompt's types and the gold types that did not fit in it."""
+    def _label_set(
+        self, words: Sequence[str], gold: List[str], where: str, batch_types: Sequence[str] = ()
+    ) -> Tuple[List[str], set]:
+        """The prompt's types and the gold types that did not fit in it (``batch_types``: the batch's
+        negative candidates, see :meth:`NegativeTypeSampler.batch_candidates`)."""
         if self.evaluation:
             unknown = sorted(set(gold) - set(self._type_index))
             if unknown:
@@ -170,27 +183,16 @@ class KoGNERDataCollator:
                     "pass every label of the evaluation data in entity_types"
                 )
             return list(self.entity_types), set()
-        rng = self._example_rng(words)
-        gold_types = sorted(set(gold))
-        rng.shuffle(gold_types)
-        cap = self.config.max_types
-        kept, dropped = gold_types[:cap], set(gold_types[cap:])
-        pool = [t for t in self.entity_types if t not in set(gold_types)]
-        room = min(cap - len(kept), len(pool))
-        k = min(rng.randint(0, self.max_negative_types), room) if room > 0 else 0
-        if not kept and k == 0 and room > 0:
-            k = 1  # every prompt needs at least one type
-        types = kept + rng.sample(pool, k)
-        rng.shuffle(types)
-        if not types:
-            raise ValueError(f"{where}: no entity type could be put in the prompt (empty pool and no gold label)")
-        return types, dropped
+        try:
+            return self.negative_sampler.example_prompt(gold, self._example_rng(words), batch_types)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
 
     # ------------------------------------------------------------------ collation
     def __call__(self, features: List[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
         if not features:
             raise ValueError("KoGNERDataCollator got an empty batch")
-        batch_words, batch_types, batch_ner, batch_kge = [], [], [], []
+        batch_words, batch_types, batch_ner, batch_kge, batch_where = [], [], [], [], []
         for n, example in enumerate(features):
             missing = [c for c in REQUIRED_COLUMNS if c not in example]
             if missing:
@@ -202,14 +204,20 @@ class KoGNERDataCollator:
             where = f"example {' '.join(words[:8])!r}"
             ner = [_check_span(s, len(words), "ner", "label", where) for s in _spans(example, "ner")]
             kge = [_check_span(s, len(words), "kge", "kg_id", where) for s in _spans(example, KG_COLUMN)]
-            types, dropped = self._label_set(words, [label for _, _, label in ner], where)
+            batch_words.append(words)
+            batch_ner.append(ner)
+            batch_kge.append(kge)
+            batch_where.append(where)
+        candidates = [] if self.evaluation else self.negative_sampler.batch_candidates(
+            [[label for _, _, label in ner] for ner in batch_ner], self._example_rng([w for ws in batch_words for w in ws])
+        )  # fmt: skip
+        for i, (words, ner, where) in enumerate(zip(batch_words, batch_ner, batch_where)):
+            types, dropped = self._label_set(words, [label for _, _, label in ner], where, candidates)
             for start, end, label in ner:
                 if label in dropped:
                     self.report.add(NER_TYPE_DROPPED, example=label)
-            batch_words.append(words)
             batch_types.append(types)
-            batch_ner.append([s for s in ner if s[2] not in dropped])
-            batch_kge.append(kge)
+            batch_ner[i] = [s for s in ner if s[2] not in dropped]
 
         batch = dict(self.processor.encode(batch_words, batch_types))
         lengths = batch["text_lengths"]

@@ -23,10 +23,15 @@ from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
 from modeling_kogner import KoGNERModel, KoGNERProcessor
+from modeling_kogner.errors_kogner import KoGNERUserError
 
 from .arguments import KoGNERTrainingArguments
 from .collator import KG_COLUMN, REQUIRED_COLUMNS, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
+from .loss_diagnostics import term_grad_norms
+from .type_sampling import NegativeTypeSampler
+from .step_logger import StepLoggerCallback, use_log_progress
+from .teacher_identity import check_same_teacher, checkpoint_config, record_teacher
 
 logger = logging.get_logger(__name__)
 
@@ -57,7 +62,7 @@ def check_columns(dataset, name: str, need_kge: bool) -> None:
             if KG_COLUMN in missing
             else ""
         )
-        raise ValueError(
+        raise KoGNERUserError(
             f"{name} is missing column(s) {missing} (it has {names}). KoGNER trains on word-level examples: "
             "'tokenized_text' (list of words) and 'ner' ([{start, end (inclusive word index), label}]), as built by "
             "`python -m data_builders.bmg_ner` or `data_builders.benchmarks.read_conll`; rename yours with "
@@ -119,7 +124,9 @@ class KoGNERTrainer(Trainer):
         data_collator ([`KoGNERDataCollator`], *optional*): built from the model and datasets when omitted.
         kg_embeddings (`KGEmbeddings`, *optional*): the teacher table; loaded from ``args.kg_embeddings`` when
             omitted and ``dist_loss_weight > 0``. The model's target map is fitted on it if not fitted yet.
-        entity_types (`Sequence[str]`, *optional*): type pool (default: every label of the given datasets).
+        entity_types (`Sequence[str]`, *optional*): training type pool (default: every label of ``train_dataset``;
+            validation/test labels are never sampled as negatives). Evaluation prompts with this pool plus
+            any further label of the eval datasets.
         compute_metrics: defaults to strict span F1 ([`SpanF1Metrics`]).
         Other arguments go to [`~transformers.Trainer`].
     """
@@ -150,26 +157,40 @@ class KoGNERTrainer(Trainer):
         # Loss weights are config fields of the model (saved with it), never forward kwargs.
         model.config.lang_loss_weight = float(args.lang_loss_weight)
         model.config.dist_loss_weight = float(args.dist_loss_weight)
+        for name in ("lang_loss_reduction", "dist_loss_reduction"):
+            if getattr(args, name) is not None:
+                setattr(model.config, name, getattr(args, name))
         kg_embeddings = self._prepare_distillation(model, args, kg_embeddings, data_collator)
 
         if data_collator is None:
-            pool = list(entity_types) if entity_types else entity_types_of([train_dataset, *_as_datasets(eval_dataset)])
+            pool = list(entity_types) if entity_types else entity_types_of([train_dataset])
+            if not pool:  # no training split (evaluation only): the eval labels are the pool
+                pool = entity_types_of(_as_datasets(eval_dataset))
+            sampler = NegativeTypeSampler(
+                pool, model.config.max_types, strategy=args.negative_types, max_neg_type_ratio=args.max_neg_type_ratio,
+                max_negative_types=args.max_negative_types, type_drop_prob=args.type_drop_prob,
+            )  # fmt: skip
             data_collator = KoGNERDataCollator(
                 KoGNERProcessor.from_model(model), pool, kg_embeddings=kg_embeddings,
-                max_negative_types=args.max_negative_types, seed=args.seed,
+                max_negative_types=args.max_negative_types, seed=args.seed, negative_sampler=sampler,
             )  # fmt: skip
         elif not isinstance(data_collator, KoGNERDataCollator):
             raise TypeError(f"data_collator must be a KoGNERDataCollator, got {type(data_collator).__name__}")
-        self.eval_data_collator = data_collator.for_evaluation()
+        eval_types = list(data_collator.entity_types)
+        eval_types += [t for t in entity_types_of(_as_datasets(eval_dataset)) if t not in set(eval_types)]
+        self.eval_data_collator = data_collator.for_evaluation(eval_types)
         if compute_metrics is None:
             compute_metrics = SpanF1Metrics(self.eval_data_collator.entity_types)
         callbacks = [_CollatorEpochCallback(data_collator, self.eval_data_collator), *(callbacks or [])]
+        if use_log_progress(args):  # not a terminal: no tqdm bar, one plain line every 30 s instead
+            callbacks.append(StepLoggerCallback())
         super().__init__(
             model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
             eval_dataset=eval_dataset, compute_metrics=compute_metrics, callbacks=callbacks, **kwargs,
         )  # fmt: skip
         self._loss_terms = None
         self._loss_terms_steps = 0
+        self._grad_norms: Dict[str, float] = {}
         if train_dataset is not None and hasattr(train_dataset, "__len__"):
             report = data_collator.scan(train_dataset)
             message = f"train_dataset: {report.summary()}"
@@ -185,7 +206,7 @@ class KoGNERTrainer(Trainer):
         if kg_embeddings is None and collator is not None:
             kg_embeddings = collator.kg_embeddings
         if kg_embeddings is None and not args.kg_embeddings:
-            raise ValueError(
+            raise KoGNERUserError(
                 f"dist_loss_weight={args.dist_loss_weight} needs the teacher's embeddings: pass --kg_embeddings FOLDER "
                 "(built by `python -m data_builders.kg_teacher`) or a loaded KGEmbeddings, or --dist_loss_weight 0 "
                 "for the GLiNER(ft) baseline"
@@ -205,17 +226,23 @@ class KoGNERTrainer(Trainer):
             model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None,
                                 entity_types=types, type_residual=args.kg_type_residual)
             logger.info(f"share of variance explained by entity type: {model.config.kg_target_type_variance}")
+            record_teacher(model.config, kg_embeddings)
+        else:
+            check_same_teacher(model.config, kg_embeddings)
         if model.config.kg_type_residual and not getattr(kg_embeddings, "type_residual", False):
             from modeling_kogner.modeling_kogner import remove_type_means
 
             kg_embeddings.matrix = remove_type_means(kg_embeddings.matrix, types)  # the rows the collator serves
             kg_embeddings.type_residual = True
-        elif model.config.kg_embedding_dim != dim:
-            raise ValueError(
-                f"the model's distillation target was fitted on H of width {model.config.kg_embedding_dim}, but the "
-                f"teacher table has width {dim}; use the same --kg_embeddings/--kg_blocks as the checkpoint"
-            )
         return kg_embeddings
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Resume only onto the teacher the checkpoint's target map was fitted on."""
+        fitted = checkpoint_config(resume_from_checkpoint)
+        kg_embeddings = getattr(self.data_collator, "kg_embeddings", None)
+        if fitted is not None and kg_embeddings is not None:
+            check_same_teacher(fitted, kg_embeddings, what=f"the checkpoint {resume_from_checkpoint}")
+        return super()._load_from_checkpoint(resume_from_checkpoint, model)
 
     # ------------------------------------------------------------------ data
     @contextlib.contextmanager
@@ -248,7 +275,18 @@ class KoGNERTrainer(Trainer):
             terms = torch.stack([lang, dist, torch.ones_like(lang) if distilled else torch.zeros_like(lang)]).float()
             self._loss_terms = terms if self._loss_terms is None else self._loss_terms + terms
             self._loss_terms_steps += 1
+            if self.args.log_grad_norms and (self.state.global_step + 1) % max(int(self.args.logging_steps), 1) == 0:
+                self._measure_grad_norms(model, outputs)
         return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _measure_grad_norms(self, model, outputs) -> None:
+        """Gradient norm of ``a·L_lang`` and ``b·L_dist`` alone on the encoder (logged with the next ``loss``)."""
+        cfg = self.accelerator.unwrap_model(model).config
+        encoder = [p for n, p in model.named_parameters() if n.removeprefix("module.").startswith(ENCODER_PREFIX)]
+        terms = {"grad_norm_lang": cfg.lang_loss_weight * outputs.lang_loss}
+        if outputs.dist_loss is not None and cfg.dist_loss_weight > 0:
+            terms["grad_norm_dist"] = cfg.dist_loss_weight * outputs.dist_loss
+        self._grad_norms = {k: round(v, 4) for k, v in term_grad_norms(terms, encoder).items()}
 
     def log(self, logs: Dict[str, float], start_time: Optional[float] = None) -> None:
         """Adds ``lang_loss``, and with distillation ``dist_loss`` and ``dist_lang_ratio`` = b·L_dist / (a·L_lang)."""
@@ -263,6 +301,8 @@ class KoGNERTrainer(Trainer):
                 ratio = cfg.dist_loss_weight * logs["dist_loss"] / weighted_lang if weighted_lang else float("nan")
                 logs["dist_lang_ratio"] = round(ratio, 4)
             self._loss_terms, self._loss_terms_steps = None, 0
+            logs.update(self._grad_norms)
+            self._grad_norms = {}
         super().log(logs, start_time)
 
     # ------------------------------------------------------------------ optimisation

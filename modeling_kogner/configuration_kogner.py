@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from transformers import AutoConfig, PretrainedConfig
 
@@ -45,6 +45,10 @@ class KoGNERConfig(PretrainedConfig):
             [`KoGNERModel.fit_kg_target`] has fixed the target map.
         kg_block_dims (`dict`, *optional*): widths of the H blocks used (e.g. ``{"text": 384, "graph": 384,
             "transr": 58}``), summing to ``kg_embedding_dim``.
+        kg_blocks (`list[str]`, *optional*): the block names in the column order of ``H`` (a JSON dict's order
+            is not kept, this list is); set with ``kg_teacher_fingerprint`` when the target is fitted.
+        kg_teacher_fingerprint (`str`, *optional*): content fingerprint of the teacher the target was fitted on;
+            training refuses to distil from another one.
         kg_type_residual (`bool`, defaults to False): the target was fitted on H with each entity type's mean
             row removed (what is *not* entity type); teacher rows must be residualised the same way
             ([`remove_type_means`]).
@@ -80,6 +84,8 @@ class KoGNERConfig(PretrainedConfig):
         kg_hidden_size: int = 58,
         kg_embedding_dim: int = 0,
         kg_block_dims: Optional[Dict[str, int]] = None,
+        kg_blocks: Optional[List[str]] = None,
+        kg_teacher_fingerprint: Optional[str] = None,
         kg_type_residual: bool = False,
         kg_target_type_variance: Optional[Dict[str, Any]] = None,
         lang_loss_weight: float = 0.8,
@@ -123,6 +129,8 @@ class KoGNERConfig(PretrainedConfig):
         self.kg_hidden_size = kg_hidden_size
         self.kg_embedding_dim = kg_embedding_dim
         self.kg_block_dims = dict(kg_block_dims) if kg_block_dims else {}
+        self.kg_blocks = list(kg_blocks) if kg_blocks else []
+        self.kg_teacher_fingerprint = kg_teacher_fingerprint
         self.kg_type_residual = bool(kg_type_residual)
         self.kg_target_type_variance = dict(kg_target_type_variance) if kg_target_type_variance else {}
         self.lang_loss_weight = lang_loss_weight
@@ -172,6 +180,8 @@ class KoGNERConfig(PretrainedConfig):
                 f"KoGNERConfig.kg_block_dims {self.kg_block_dims} sum to {sum(self.kg_block_dims.values())}, "
                 f"but kg_embedding_dim is {self.kg_embedding_dim}"
             )
+        if self.kg_blocks and sorted(self.kg_blocks) != sorted(self.kg_block_dims):
+            raise ValueError(f"KoGNERConfig.kg_blocks {self.kg_blocks} must name the blocks of kg_block_dims {self.kg_block_dims}")
         if not self.ent_token or not self.sep_token or self.ent_token == self.sep_token:
             raise ValueError("KoGNERConfig.ent_token and sep_token must be distinct non-empty strings")
 

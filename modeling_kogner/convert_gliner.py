@@ -16,11 +16,26 @@ from typing import Any, Dict, Tuple
 import torch
 from transformers import AutoConfig
 
+from transformers.utils import logging
+
 from .configuration_kogner import KoGNERConfig
+from .tokenization_kogner import RELATIONAL_SUFFIXES
+
+logger = logging.get_logger(__name__)
 
 __all__ = ["read_gliner_config", "kogner_config_from_gliner", "gliner_to_kogner_state_dict", "export_gliner", "resolve_gliner_folder"]
 
 GLINER_CONFIG = "gliner_config.json"
+# The exported model is scored on words GLiNER's splitter makes, which differ from KoGNER's on raw text.
+WORD_SPLIT_DIFFERENCE = {
+    "kogner": "modeling_kogner.tokenization_kogner.split_words: \\w+(?:[-_]\\w+)*|\\S, then a trailing "
+    "-<relational suffix> is split off (IL-2-induced -> IL-2 / - / induced)",
+    "gliner": "whitespace: \\w+(?:[-_]\\w+)*|\\S (IL-2-induced stays one word)",
+    "relational_suffixes": sorted(RELATIONAL_SUFFIXES),
+    "note": "words_splitter_type='whitespace' keeps hyphenated compounds such as 'IL-2-induced' whole, while KoGNER "
+    "splits them into three words, so on raw text the exported GLiNER cannot predict the entity 'IL-2' inside "
+    "'IL-2-induced' and its entities differ from KoGNER's there; on pre-split words both agree",
+}
 _PREFIXES = (  # gliner key prefix → KoGNER key prefix
     ("token_rep_layer.bert_layer.model.", "encoder."),
     ("token_rep_layer.projection.", "projection."),
@@ -129,7 +144,12 @@ def gliner_to_kogner_state_dict(state: Dict[str, torch.Tensor]) -> Tuple[Dict[st
 
 
 def export_gliner(model, save_directory: str | os.PathLike) -> Path:
-    """Write ``model`` as a GLiNER folder that ``GLiNER.from_pretrained`` loads (the KG head is left out)."""
+    """Write ``model`` as a GLiNER folder that ``GLiNER.from_pretrained`` loads (the KG head is left out).
+
+    GLiNER splits raw text into words with its ``whitespace`` splitter, which keeps ``IL-2-induced`` whole where
+    KoGNER makes three words of it; the difference is warned about and recorded in ``gliner_config.json`` under
+    ``kogner_words_splitter``.
+    """
     from safetensors.torch import save_file
 
     cfg = model.config
@@ -163,7 +183,10 @@ def export_gliner(model, save_directory: str | os.PathLike) -> Path:
         "max_types": cfg.max_types,
         "vocab_size": encoder.get("vocab_size"),
         "words_splitter_type": "whitespace",
+        # GLiNER has no splitter of KoGNER's kind: say so in the file that travels with the weights.
+        "kogner_words_splitter": WORD_SPLIT_DIFFERENCE,
     }
+    logger.warning(f"to_gliner: {WORD_SPLIT_DIFFERENCE['note']}")
     (folder / GLINER_CONFIG).write_text(json.dumps(gliner_cfg, indent=2))
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     if model.tokenizer is not None:

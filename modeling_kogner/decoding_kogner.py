@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-import torch
+import numpy as np
 
 __all__ = ["Candidate", "greedy_decode", "candidates_from_probs", "plan_windows", "owned_starts"]
 
@@ -50,7 +50,7 @@ def greedy_decode(candidates: Sequence[Candidate], flat_ner: bool = True, multi_
 
 
 def candidates_from_probs(
-    probs: torch.Tensor,
+    probs,
     num_words: int,
     labels: Sequence[str],
     threshold: float,
@@ -60,15 +60,16 @@ def candidates_from_probs(
     """Spans of one window whose probability exceeds ``threshold``.
 
     Args:
-        probs: [T, w, C] sigmoid scores of one example (``C ≥ len(labels)``; extra columns are padding).
+        probs: [T, w, C] sigmoid scores of one example (``C ≥ len(labels)``; extra columns are padding), a
+            numpy array or anything ``np.asarray`` reads (a CPU torch tensor).
         num_words: words in this window; spans past it are ignored.
         labels: the labels of the first ``len(labels)`` columns.
         offset: index of the window's first word in the whole text.
         owned: ``[lo, hi)`` window-local start positions this window is responsible for.
     """
-    probs = probs[..., : len(labels)]
-    starts, widths, classes = torch.where(probs > threshold)
-    if starts.numel() == 0:
+    probs = np.asarray(probs)[..., : len(labels)]
+    starts, widths, classes = np.nonzero(probs > threshold)
+    if starts.size == 0:
         return []
     keep = starts + widths < num_words
     if owned is not None:

@@ -14,9 +14,11 @@ Forward pass (shapes with B examples, L sub-tokens, T words, w = max span width,
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel
@@ -24,10 +26,10 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 from transformers.utils import ModelOutput, logging
 
 from .configuration_kogner import KoGNERConfig
-from .decoding_kogner import Candidate, candidates_from_probs, greedy_decode, owned_starts, plan_windows
+from .errors_kogner import check_model_source, load_error
+from .inference_kogner import KoGNERInferenceMixin
 from .layers_kogner import BiLSTMEncoder, SpanMarkerHead, focal_loss_with_logits, projection_ffn, span_indices
 from .processing_kogner import KoGNERProcessor
-from .tokenization_kogner import split_words
 
 logger = logging.get_logger(__name__)
 
@@ -92,7 +94,7 @@ def _build_encoder(encoder_config, name_or_path: Optional[str] = None) -> PreTra
     return model_class.from_pretrained(name_or_path, config=encoder_config, **kwargs)
 
 
-class KoGNERModel(KoGNERPreTrainedModel):
+class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
     """GLiNER-style span NER with KG distillation. See the module docstring for the computation."""
 
     def __init__(self, config: KoGNERConfig):
@@ -109,6 +111,7 @@ class KoGNERModel(KoGNERPreTrainedModel):
         )
         self._register_kg_target(config.kg_embedding_dim)
         self.tokenizer = None
+        self.kg_index = None  # linking_kogner.KGIndex: loaded from kg_index/ by from_pretrained, used by link=True
         self.post_init()
 
     # ------------------------------------------------------------------ construction and I/O
@@ -139,18 +142,30 @@ class KoGNERModel(KoGNERPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, tokenizer=None, **kwargs):
-        """Load weights (safetensors only), config and the tokenizer saved beside them."""
+        """Load weights (safetensors only), config and the tokenizer saved beside them.
+
+        ``trust_remote_code`` (default False) is the caller's choice and is passed on to the tokenizer as
+        given: a folder whose tokenizer ``auto_map`` names its own code gets that code run only with consent.
+        The saved KoGNER tokenizer is a stock ``transformers`` class and needs no remote code.
+        """
         kwargs.setdefault("use_safetensors", True)
-        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        source = check_model_source(pretrained_model_name_or_path)  # a missing local folder is not a Hub id
+        try:
+            model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        except OSError as err:  # not a model folder, not on the Hub, or the Hub unreachable: the user's input
+            raise load_error(pretrained_model_name_or_path, source, err) from err
         if tokenizer is None:
             hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
-            # AutoTokenizer reads config.json, whose auto_map points at this very code (already running).
-            hub["trust_remote_code"] = True
+            hub["trust_remote_code"] = bool(kwargs.get("trust_remote_code", False))
             try:
                 tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **hub)
             except (OSError, ValueError) as err:
                 logger.warning(f"no tokenizer loaded from {pretrained_model_name_or_path}: {err}")
         model.tokenizer = tokenizer
+        from .linking_kogner import load_kg_index
+
+        hub.pop("trust_remote_code")
+        model.kg_index = load_kg_index(pretrained_model_name_or_path, **hub)
         return model
 
     @classmethod
@@ -187,6 +202,10 @@ class KoGNERModel(KoGNERPreTrainedModel):
         super().save_pretrained(save_directory, *args, **kwargs)
         if self.tokenizer is not None and kwargs.get("is_main_process", True):
             self.tokenizer.save_pretrained(save_directory)
+        if self.kg_index is not None and kwargs.get("is_main_process", True):
+            from .linking_kogner import KG_INDEX_DIR
+
+            self.kg_index.save(os.path.join(save_directory, KG_INDEX_DIR))
 
     # ------------------------------------------------------------------ KG distillation target
     def _register_kg_target(self, dim: int) -> None:
@@ -243,6 +262,8 @@ class KoGNERModel(KoGNERPreTrainedModel):
         projection = scale.unsqueeze(1) * top / projected_var.sqrt()
         self.config.kg_embedding_dim = H.size(1)
         self.config.kg_block_dims = block_dims if len(block_dims) > 1 or "H" not in block_dims else {}
+        self.config.kg_blocks = list(self.config.kg_block_dims)  # the column order of H (a JSON dict loses it)
+        self.config.kg_teacher_fingerprint = None  # set by whoever knows the teacher (KoGNERTrainer)
         self.config.kg_type_residual = bool(type_residual)
         if codes is not None:
             bounds = torch.cumsum(torch.tensor([0, *block_dims.values()]), 0).tolist()
@@ -397,110 +418,34 @@ class KoGNERModel(KoGNERPreTrainedModel):
             dist = errors.sum()
         return dist, predictions, targets
 
-    # ------------------------------------------------------------------ inference
-    def _check_inference_args(self, labels, threshold, batch_size) -> List[str]:
-        if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
-            raise TypeError(f"labels must be a list of strings, got {type(labels).__name__}")
-        if not labels:
-            raise ValueError("labels must contain at least one label")
-        bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
-        if bad:
-            raise ValueError(f"labels must be non-empty strings, got {bad}")
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"labels contain duplicates: {sorted({l for l in labels if labels.count(l) > 1})}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return list(labels)
+    # ------------------------------------------------------------------ inference (inference_kogner)
+    def get_processor(self) -> KoGNERProcessor:
+        """The processor of the attached tokenizer (built once per tokenizer)."""
+        cached = getattr(self, "_kogner_processor", None)
+        if cached is None or cached.tokenizer is not self.tokenizer:
+            cached = self._kogner_processor = KoGNERProcessor.from_model(self)
+        return cached
 
     @torch.inference_mode()
-    def predict_word_spans(
-        self,
-        batch_words: Sequence[Sequence[str]],
-        labels: Sequence[str],
-        threshold: float = 0.5,
-        flat_ner: bool = True,
-        multi_label: bool = False,
-        batch_size: int = 8,
-    ) -> List[List[Tuple[int, int, str, float]]]:
-        """Entities over pre-split words: per example ``[(start_word, end_word_inclusive, label, score)]``.
-
-        Texts longer than one encoder window are chunked with overlap; more than ``config.max_types``
-        labels are split into prompt groups; all candidates are merged before greedy decoding.
-        """
-        labels = self._check_inference_args(labels, threshold, batch_size)
-        processor = KoGNERProcessor.from_model(self)
-        cfg = self.config
-        groups = [labels[i : i + cfg.max_types] for i in range(0, len(labels), cfg.max_types)]
-        counts = processor.word_token_counts(batch_words)
-        jobs = []  # (example, group, windows, window index)
-        for g, group in enumerate(groups):
-            budget = processor.max_tokens - processor.prompt_length(group)
-            for i, words in enumerate(batch_words):
-                if not words:
-                    continue
-                windows = plan_windows(counts[i], budget, cfg.max_len, cfg.window_overlap)
-                jobs.extend((i, g, windows, j) for j in range(len(windows)))
-        jobs.sort(key=lambda job: -sum(counts[job[0]][slice(*job[2][job[3]])]))  # batch by length
-
+    def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
+        """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""
         was_training = self.training
         self.eval()
-        candidates: List[List[Candidate]] = [[] for _ in batch_words]
-        for b in range(0, len(jobs), batch_size):
-            chunk = jobs[b : b + batch_size]
-            words = [list(batch_words[i][slice(*windows[j])]) for i, _, windows, j in chunk]
-            enc = processor.encode(words, [groups[g] for _, g, _, _ in chunk])
-            enc = {k: v.to(self.device) for k, v in enc.items()}
-            probs = self(**enc).logits.sigmoid().float().cpu()
-            for row, (i, g, windows, j) in enumerate(chunk):
-                candidates[i].extend(
-                    candidates_from_probs(
-                        probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
-                        offset=windows[j][0], owned=owned_starts(windows, j),
-                    )
-                )  # fmt: skip
-        self.train(was_training)
-        return [
-            [(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)]
-            for cands in candidates
-        ]
+        try:
+            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
+            return self(**enc).logits.sigmoid().float().cpu().numpy()
+        finally:
+            self.train(was_training)
 
-    def batch_predict_entities(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        threshold: float = 0.5,
-        flat_ner: bool = True,
-        multi_label: bool = False,
-        batch_size: int = 8,
-    ) -> List[List[Dict]]:
-        """Entities of raw texts: per text ``[{"start", "end", "text", "label", "score"}]`` (character offsets)."""
-        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-            raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
-        for k, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{k}] must be a str, got {type(text).__name__}")
-        splits = [split_words(text) for text in texts]
-        spans = self.predict_word_spans(
-            [[w for w, _, _ in s] for s in splits], labels, threshold, flat_ner, multi_label, batch_size
-        )
-        results = []
-        for text, split, entities in zip(texts, splits, spans):
-            out = []
-            for start, end, label, score in entities:
-                char_start, char_end = split[start][1], split[end][2]
-                out.append({"start": char_start, "end": char_end, "text": text[char_start:char_end], "label": label, "score": score})
-            results.append(out)
-        return results
+    def export_onnx(self, save_directory, quantize: Optional[str] = None, opset: int = 17) -> str:
+        """Export the eval-mode scoring path to ONNX (+ tokenizer and config); see ``export_onnx_kogner``.
 
-    def predict_entities(
-        self, text: str, labels: Sequence[str], threshold: float = 0.5, flat_ner: bool = True, multi_label: bool = False
-    ) -> List[Dict]:
-        """Entities of one text: ``[{"start", "end", "text", "label", "score"}]`` with ``text[start:end]``."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self.batch_predict_entities([text], labels, threshold, flat_ner, multi_label)[0]
+        ``quantize="int8"`` also writes a dynamically quantised ``model_int8.onnx``. Load the folder with
+        ``KoGNERONNXModel.from_pretrained`` (needs only numpy, tokenizers and onnxruntime).
+        """
+        from .export_onnx_kogner import export_onnx
+
+        return str(export_onnx(self, save_directory, quantize=quantize, opset=opset))
 
 
 def _type_codes(entity_types: Sequence) -> torch.Tensor:

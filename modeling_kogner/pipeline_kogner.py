@@ -4,7 +4,8 @@
     >>> ner("Aspirin inhibits COX-1.", labels=["drug", "gene"])
     [{'entity_group': 'drug', 'score': 0.97, 'word': 'Aspirin', 'start': 0, 'end': 7}, ...]
 
-``text[start:end] == word`` for every entity.
+``text[start:end] == word`` for every entity. An ONNX Runtime model (no torch, so no transformers
+pipeline) gives the same output with ``model.token_classification(text, labels)``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from typing import Any, Dict, List
 
 from transformers import Pipeline
 
+from .inference_kogner import to_token_classification
+
 __all__ = ["KoGNERPipeline"]
 
 
 class KoGNERPipeline(Pipeline):
     """Runs [`KoGNERModel.predict_entities`]; arguments: ``labels`` (required), ``threshold``, ``flat_ner``,
-    ``multi_label``."""
+    ``multi_label``, ``link`` and ``top_k`` (KG ids: ``kg_id``, ``kg_name``, ``kg_type``, ``kg_score``)."""
 
-    def _sanitize_parameters(self, labels=None, threshold=None, flat_ner=None, multi_label=None, **kwargs):
+    def _sanitize_parameters(self, labels=None, threshold=None, flat_ner=None, multi_label=None, link=None, top_k=None, **kwargs):
         forward = {}
         if labels is not None:
             forward["labels"] = [labels] if isinstance(labels, str) else list(labels)
-        for name, value in (("threshold", threshold), ("flat_ner", flat_ner), ("multi_label", multi_label)):
+        for name, value in (("threshold", threshold), ("flat_ner", flat_ner), ("multi_label", multi_label),
+                            ("link", link), ("top_k", top_k)):  # fmt: skip
             if value is not None:
                 forward[name] = value
         return {}, forward, {}
@@ -43,7 +47,4 @@ class KoGNERPipeline(Pipeline):
         return {"text": model_inputs["text"], "entities": entities}
 
     def postprocess(self, model_outputs: Dict[str, Any]) -> List[Dict[str, Any]]:
-        return [
-            {"entity_group": e["label"], "score": float(e["score"]), "word": e["text"], "start": e["start"], "end": e["end"]}
-            for e in model_outputs["entities"]
-        ]
+        return to_token_classification(model_outputs["entities"])

@@ -135,8 +135,10 @@ def test_predict_validates_its_inputs(tiny_kogner):
     assert app.predict(model, "   ", "drug", 0.5) == ({"text": "   ", "entities": []}, [])
     highlighted, rows = app.predict(model, "Aspirin treats pain.", "drug, symptom", 0.0)
     assert [(e["start"], e["end"]) for e in highlighted["entities"]] == [(r[3], r[4]) for r in rows]
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
     for missing in ("./missing", "/no/such/folder", "runs/no/such"):
-        with pytest.raises(SystemExit, match=f"no KoGNER model at '{missing}'"):
+        with pytest.raises(KoGNERUserError, match=f"--model {missing}: no such folder.*KOGNER_MODEL"):
             app.load_model(missing)
-    with pytest.raises(OSError):  # a repo id goes to the Hub (offline in the tests), not to the folder check
+    with pytest.raises(KoGNERUserError, match="Hub is unreachable"):  # a repo id goes to the Hub (offline in the tests)
         app.load_model("someone/kogner-model")

@@ -260,7 +260,9 @@ def test_cli_on_a_kg_folder(tmp_path, capsys):
     assert re.search(rf"train\s+{summary['sentences']['train']} sentences", printed)
     assert "gazetteer baseline on test" in printed and "rejected 0" in printed
     assert summary["settings"]["seed"] == 5
-    with pytest.raises(SystemExit):
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    with pytest.raises(KoGNERUserError, match="--generator llm needs --llm-base-url"):
         cli_main(["--generator", "llm", "--out", str(tmp_path / "x"), "--kg", str(kg_dir)])
 
 

@@ -10,6 +10,7 @@ import pytest
 import eval as kogner_eval
 from metrics.span_f1 import compute_span_f1
 from modeling_kogner.decoding_kogner import Candidate, greedy_decode
+from modeling_kogner.errors_kogner import KoGNERUserError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "eval"
 CONLL_TEST = FIXTURES / "conll_test.tsv"
@@ -26,12 +27,13 @@ class ScriptedModel:
         self.table = {tuple(words): cands for words, cands in table.items()}
         self.calls = []
 
-    def predict_word_spans(self, batch_words, labels, threshold=0.5, flat_ner=True, multi_label=False, batch_size=8):
+    def predict_word_spans(self, batch_words, labels, threshold=0.5, flat_ner=True, multi_label=False, batch_size=8, decode=True):
         self.calls.append((len(batch_words), tuple(labels), threshold, flat_ner))
         out = []
         for words in batch_words:
             cands = [Candidate(s, e, l, sc) for s, e, l, sc in self.table.get(tuple(words), []) if l in labels and sc > threshold]
-            out.append([(c.start, c.end, c.label, c.score) for c in greedy_decode(cands, flat_ner, multi_label)])
+            kept = greedy_decode(cands, flat_ner, multi_label) if decode else cands
+            out.append([(c.start, c.end, c.label, c.score) for c in kept])
         return out
 
 
@@ -116,13 +118,13 @@ def test_markdown_table_layout():
 
 
 def test_cli_errors_are_clear(capsys):
-    with pytest.raises(SystemExit, match="--labels names unknown datasets"):
+    with pytest.raises(KoGNERUserError, match="--labels names unknown datasets"):
         kogner_eval.main(["--model", "x", "--dataset", f"ncbi={CONLL_TEST}", "--labels", "bc5=Disease:disease"])
-    with pytest.raises(SystemExit, match="'Chemical' is not in label_map"):
+    with pytest.raises(KoGNERUserError, match="'Chemical' is not in label_map"):
         kogner_eval.main(["--model", "x", "--dataset", f"ncbi={CONLL_TEST}", "--labels", "ncbi=Disease:disease"])
-    with pytest.raises(SystemExit, match="no dataset at"):
+    with pytest.raises(KoGNERUserError, match="no dataset at"):
         kogner_eval.main(["--model", "x", "--dataset", "ncbi=/nonexistent/test.tsv"])
-    with pytest.raises(SystemExit, match="bad label map item"):
+    with pytest.raises(KoGNERUserError, match="bad label map item"):
         kogner_eval.main(["--model", "x", "--dataset", f"ncbi={CONLL_TEST}", "--labels", "ncbi=Disease"])
 
 
@@ -193,7 +195,7 @@ def test_merge_runs_of_different_models(tmp_path, capsys):
     assert list(merged["models"]) == ["kogner", "gliner-ft"]
     table = (tmp_path / "out" / "eval_results.md").read_text().splitlines()
     assert table[:4] == ["| Dataset | kogner | gliner-ft |", "|---|---|---|", "| ncbi | 100.0 | 0.0 |", "| bmg | 100.0 | — |"]
-    with pytest.raises(SystemExit, match="appears in two results files"):
+    with pytest.raises(KoGNERUserError, match="appears in two results files"):
         kogner_eval.main(["--merge", str(paths[0]), str(paths[0])])
     other = kogner_eval.run_evaluation({"x": ScriptedModel({})}, [kogner_eval.EvalDataset.from_path("ncbi", CONLL_DEV, NCBI_MAP)])
     with pytest.raises(ValueError, match="evaluated differently"):

@@ -120,7 +120,9 @@ def test_offline_run_fails_with_a_clear_message(tiny_kogner, monkeypatch, capsys
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(HubPublishError, match="offline mode is on"):
         check_hub_access("hf_anything")
-    with pytest.raises(SystemExit, match="offline mode is on.*--dry-run"):
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    with pytest.raises(KoGNERUserError, match="offline mode is on.*--dry-run"):
         publish.main(["model", tiny_kogner, "--repo-id", "me/kogner-tiny"])
 
 

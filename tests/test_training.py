@@ -282,3 +282,16 @@ def test_resume_continues_at_the_saved_step_with_the_same_loss_curve(tiny_bert_p
     for step in (3, 4):
         for key in ("loss", "lang_loss", "dist_loss"):
             assert resumed[step][key] == pytest.approx(full[step][key], rel=1e-4), (step, key)
+
+
+def test_negative_pool_is_the_training_split_and_grad_norms_are_logged(model, kg, corpus, tmp_path):
+    """Validation-only labels are evaluated but never sampled as negatives; each term's encoder gradient is logged."""
+    validation = datasets.Dataset.from_list([_example("Liver tissue was examined .", [(0, 0, "anatomy")], [])])
+    args = _args(tmp_path, dist_loss_weight=0.2, log_grad_norms=True, eval_strategy="no")
+    trainer = KoGNERTrainer(model=model, args=args, train_dataset=corpus, eval_dataset=validation, kg_embeddings=kg)
+    assert trainer.data_collator.entity_types == sorted(TYPES)
+    assert trainer.data_collator.negative_sampler.strategy == "batch"
+    assert "anatomy" in trainer.eval_data_collator.entity_types
+    trainer.train()
+    logged = next(log for log in trainer.state.log_history if "loss" in log)
+    assert logged["grad_norm_lang"] > 0 and logged["grad_norm_dist"] > 0

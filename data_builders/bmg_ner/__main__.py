@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import List, Optional
+
+from modeling_kogner.errors_kogner import KoGNERUserError, run_cli
 
 from .llm_client import LLMAuthError, OpenAIChatClient
 from .pipeline import build_bmg_ner
@@ -72,7 +73,7 @@ def _client(args: argparse.Namespace) -> OpenAIChatClient:
     base_url = args.llm_base_url or os.environ.get("KOGNER_LLM_BASE_URL")
     model = args.llm_model or os.environ.get("KOGNER_LLM_MODEL")
     if not base_url or not model:
-        raise SystemExit("--generator llm needs --llm-base-url and --llm-model (or KOGNER_LLM_BASE_URL / KOGNER_LLM_MODEL)")
+        raise KoGNERUserError("--generator llm needs --llm-base-url and --llm-model (or KOGNER_LLM_BASE_URL / KOGNER_LLM_MODEL)")
     return OpenAIChatClient(
         base_url, model, api_key_env=args.llm_api_key_env, cache_dir=args.cache_dir or args.out / "llm_cache",
         temperature=args.llm_temperature, timeout=args.llm_timeout, max_retries=args.llm_max_retries,
@@ -99,9 +100,9 @@ def _print_summary(summary: dict, out: Path) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from ..kg_sources import load_kg
+    from ..kg_sources import load_kg_argument
 
-    kg = load_kg(args.kg, kg_format=args.kg_format)
+    kg = load_kg_argument(args.kg, args.kg_format)  # before --out is created
     logging.getLogger(__name__).info("loaded %r", kg)
     client = _client(args) if args.generator == "llm" else None
     try:
@@ -112,8 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             seed=args.seed, client=client,
         )
     except LLMAuthError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise KoGNERUserError(str(err)) from err
     _print_summary(summary, args.out)
     if summary.get("llm"):
         print(f"  LLM requests: {json.dumps(summary['llm'])}")
@@ -121,4 +121,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m data_builders.bmg_ner")

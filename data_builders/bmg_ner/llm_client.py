@@ -12,7 +12,7 @@ Plain HTTP through :mod:`urllib` (no SDK): ``POST {base_url}/chat/completions`` 
 * **Retries**: connection errors, timeouts, HTTP 408/409/429 and 5xx are retried with exponential
   backoff and jitter (``Retry-After`` is honoured); other HTTP errors (401, 404, …) fail at once,
   and an authentication error stops the whole run with a clear message.
-* **Concurrency**: at most ``max_concurrency`` requests in flight (a thread pool), with tqdm progress.
+* **Concurrency**: at most ``max_concurrency`` requests in flight (a thread pool), with progress (a bar on a terminal, lines in a log).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from tqdm.auto import tqdm
+from ..progress import progress
 
 __all__ = ["ChatResult", "LLMAuthError", "LLMRequestError", "OpenAIChatClient"]
 
@@ -210,7 +210,7 @@ class OpenAIChatClient:
     def complete_many(self, batch: Sequence[Messages], desc: str = "LLM requests") -> List[ChatResult]:
         """Answer many requests, at most ``max_concurrency`` at a time, in input order, with progress."""
         results: List[Optional[ChatResult]] = [None] * len(batch)
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool, tqdm(total=len(batch), desc=desc) as bar:
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool, progress(total=len(batch), desc=desc) as bar:
             futures = {pool.submit(self.complete, messages): i for i, messages in enumerate(batch)}
             try:
                 for future in as_completed(futures):

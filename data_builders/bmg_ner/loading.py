@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
+from modeling_kogner.errors_kogner import KoGNERUserError
+
 __all__ = ["CorpusError", "load_corpus"]
 
 _DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".arrow")
 
 
-class CorpusError(ValueError):
-    """A corpus folder that cannot be read, with the file and what to do."""
+class CorpusError(KoGNERUserError):
+    """A corpus folder that cannot be read, with the file and what to do (a ``ValueError``; one line in the CLIs)."""
 
 
 def load_corpus(path_or_repo: Union[str, Path], **load_kwargs):

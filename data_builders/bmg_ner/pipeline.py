@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from tqdm.auto import tqdm
+from ..progress import progress
 
 from ..kg import KnowledgeGraph
 from .builder import write_dataset_card, write_parquet_dataset
@@ -61,7 +61,7 @@ def generate_answers(
     """``(answer, source, error)`` per pair from the template generator or the LLM client."""
     if generator == "template":
         templates = TemplateGenerator(seed=seed)
-        return [(*templates.answer(p), None) for p in tqdm(pairs, desc="Template sentences")]
+        return [(*templates.answer(p), None) for p in progress(pairs, desc="Template sentences")]
     if generator == "llm":
         if client is None:
             raise ValueError("generator='llm' needs an OpenAIChatClient (base URL and model)")

@@ -30,6 +30,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from modeling_kogner.names_kogner import name_key
+
 from ..kg import KnowledgeGraph, entity_label
 
 __all__ = [
@@ -55,12 +57,6 @@ DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 DEFAULT_ENTITY_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
 _NULLS = {"", "nan", "none", "null", "n/a", "na", "-", "--"}
 _NAME_SEPARATORS = re.compile(r"\s*(?:\|\||\||;)\s*")
-_ALNUM = re.compile(r"[0-9a-z]+")
-
-
-def name_key(text: str) -> str:
-    """Case- and punctuation-insensitive key of a name: ``"Non-small cell  Lung-Cancer"`` → ``"non small cell lung cancer"``."""
-    return " ".join(_ALNUM.findall(str(text).lower()))
 
 
 def _usable(piece: Any) -> Optional[str]:

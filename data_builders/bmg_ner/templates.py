@@ -21,7 +21,7 @@ import json
 import random
 import zlib
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from modeling_kogner.tokenization_kogner import words_of
 
@@ -29,7 +29,7 @@ from ..kg_sources.hetionet import METAEDGE_VERBS
 from .sampling import RelationPair
 from .sanity import find_entity
 
-__all__ = ["TemplateGenerator", "Template", "relation_family", "TEMPLATES", "HETIONET_RELATIONS"]
+__all__ = ["TemplateGenerator", "Template", "relation_family", "heldout_source", "TEMPLATES", "HETIONET_RELATIONS"]
 
 # Hetionet metaedge abbreviations → relation verb: the KG reader's table (one source of truth).
 HETIONET_RELATIONS = METAEDGE_VERBS
@@ -210,6 +210,18 @@ def relation_family(relation: str, head_type: str = "", tail_type: str = "") -> 
 def _family_templates(family: str) -> List[Template]:
     texts = TEMPLATES[family]
     return [Template(f"{family}/{i}", text, heldout=(i == len(texts) - 1)) for i, text in enumerate(texts)]
+
+
+def heldout_source(source: str) -> Optional[bool]:
+    """Whether an example's ``source`` (``"bmg-ner:template:<family>/<i>"``) names a held-out template;
+    None for sources that are not template-generated."""
+    prefix = "bmg-ner:template:"
+    if not isinstance(source, str) or not source.startswith(prefix):
+        return None
+    family, _, index = source[len(prefix) :].rpartition("/")
+    if family not in TEMPLATES or not index.isdigit():
+        return None
+    return int(index) == len(TEMPLATES[family]) - 1
 
 
 class TemplateGenerator:

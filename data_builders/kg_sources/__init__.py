@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 KG_FORMATS = ("hetionet", "bmg", "triples", "parquet")
 
-__all__ = ["load_kg", "detect_format", "read_bmg", "read_hetionet", "read_triples", "read_embedded",
+__all__ = ["load_kg", "load_kg_argument", "detect_format", "read_bmg", "read_hetionet", "read_triples", "read_embedded",
            "read_parquet_kg", "EMBEDDED_DIR", "KG_FORMATS"]
 
 
@@ -63,3 +63,21 @@ def load_kg(kg: str | Path = "embedded", kg_format: Optional[str] = None, **kwar
     if result.report.total_skipped:
         logger.warning("%s: skipped %d rows (%s)", result.source, result.report.total_skipped, result.report.summary())
     return result
+
+
+def load_kg_argument(kg: str | Path, kg_format: Optional[str] = None, arg: str = "--kg") -> KnowledgeGraph:
+    """:func:`load_kg` for a command-line argument: a missing path, an unknown format or a KG file that does
+    not read (missing columns, undecodable, malformed) is a ``KoGNERUserError`` naming ``arg`` and the path.
+
+    Only reading the user's KG is wrapped: its readers raise ``ValueError``/``OSError`` (pandas' parser and
+    decode errors included) about the file's content.
+    """
+    from modeling_kogner.errors_kogner import KoGNERUserError, one_line
+
+    if str(kg) != "embedded" and not Path(kg).expanduser().exists():
+        raise KoGNERUserError(f"{arg} {kg}: no such file or folder; give 'embedded', a KG folder (BioMedGraphica, "
+                              "Hetionet, entities.parquet + triples.parquet) or a triples TSV file")
+    try:
+        return load_kg(Path(kg).expanduser() if str(kg) != "embedded" else kg, kg_format=kg_format)
+    except (ValueError, OSError) as err:
+        raise KoGNERUserError(f"{arg} {kg}: {one_line(err)}") from err

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import pandas as pd
-from tqdm.auto import tqdm
+from ..progress import progress
 
 from ..kg import KnowledgeGraph, LoadReport
 
@@ -173,7 +173,7 @@ def read_bmg(
         usecols = [c for c in (c_from, c_to, c_type) if c]
         reader = pd.read_csv(file, usecols=usecols, dtype=str, keep_default_na=False, chunksize=chunksize,
                              nrows=max_rows_per_file)
-        for chunk in tqdm(reader, desc=f"relations {file.name}", unit="chunk", leave=False):
+        for chunk in progress(reader, desc=f"relations {file.name}", unit="chunk", leave=False):
             chunk.columns = chunk.columns.str.strip()
             head, tail = chunk[c_from].str.strip(), chunk[c_to].str.strip()
             rel = chunk[c_type].str.strip() if c_type else pd.Series(pair or "related_to", index=chunk.index)

@@ -12,6 +12,7 @@ A teacher folder (written by ``python -m data_builders.kg_teacher``) holds
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -89,6 +90,20 @@ class KGEmbeddings:
     @property
     def block_dims(self) -> Dict[str, int]:
         return {name: int(t.shape[1]) for name, t in self.blocks.items()}
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the chosen blocks in order (names, shapes, values) and the entity ids of the rows.
+
+        Two tables fingerprint alike only when they would give every KG id the same row of ``H``.
+        """
+        if getattr(self, "_fingerprint", None) is None:
+            digest = hashlib.sha256()
+            for name, tensor in self.blocks.items():
+                digest.update(f"{name}:{list(tensor.shape)}".encode() + b"\x00")
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            digest.update("\x00".join(self.ids).encode("utf-8"))
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def __len__(self) -> int:
         return len(self.ids)

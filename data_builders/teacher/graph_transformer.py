@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from ..progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def _encode_all(model, data, cfg: GraphTransformerConfig, device, desc: str, sho
     out = np.zeros((data.num_nodes, data.x.shape[1]), dtype=np.float32)
     loader = neighbor_loader(data, cfg.num_neighbors, None, cfg.batch_size * 2, False)
     with torch.no_grad():
-        for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress):
+        for batch in progress(loader, desc=desc, unit="batch", disable=not show_progress):
             batch = batch.to(device)
             hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
             out[batch.n_id[: batch.batch_size].cpu().numpy()] = hidden.cpu().numpy()
@@ -234,7 +234,7 @@ def train_graph_transformer(
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
-        bar = tqdm(range(steps_per_epoch), desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}",
+        bar = progress(range(steps_per_epoch), desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}",
                    unit="step", disable=not show_progress)
         for _ in bar:
             if use_link and len(edges):

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def encode_texts(
         size = max(1, min(len(order) - start, budget // max(1, lengths[order[start]])))
         batches.append(order[start:start + size])
         start += size
-    for idx in tqdm(batches, desc="text features (Z)", unit="batch", disable=not show_progress):
+    for idx in progress(batches, desc="text features (Z)", unit="batch", disable=not show_progress):
         enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
                         return_tensors="pt").to(device)
         states = model(**enc).last_hidden_state

@@ -34,7 +34,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from pykeen.utils import clamp_norm
-from tqdm.auto import tqdm
+from ..progress import progress
 
 from .ranking import _known_answers, compare_rankings, degree_scorers, rank_triples, realistic_ranks, summarise_ranks
 
@@ -210,7 +210,7 @@ def _fit(name: str, model, score_hrt: Callable, rank: Callable, train: torch.Ten
     batch_size = min(cfg.batch_size, max(1, len(train)))
     history: List[Dict] = []
     stopper = EarlyStopping(cfg.patience)
-    for epoch in tqdm(range(1, epochs + 1), desc=name, unit="epoch", disable=not show_progress):
+    for epoch in progress(range(1, epochs + 1), desc=name, unit="epoch", disable=not show_progress):
         model.train()
         values = []
         for batch in torch.split(train[torch.randperm(len(train))], batch_size):

@@ -1,0 +1,108 @@
+"""Linking at Hetionet scale: build time of a ``kg_index`` over 47k entities and the per-sentence cost of
+``predict_entities(link=True)`` on 2 threads (issue 14 targets: build ≤ 2 min, ≤ 10 ms added per sentence).
+
+    python -m data_builders.kg_teacher --kg ../shared/data/kg --kg-format hetionet --blocks text --out /tmp/het-teacher
+    python bench/linking.py --teacher /tmp/het-teacher --model ./kogner --out docs/results/linking/hetionet_scale.json
+
+The teacher here has the text block only (the Graph Transformer and TransR over 880k edges take far longer
+than the index), so the model's distillation target cannot be applied to it; for the *timing* of the KG-head
+signal the index is given random ``kg`` vectors of the right shape (flagged in the results), which costs
+exactly what real ones would. Timings are medians over ``--repeats`` passes, with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SENTENCES = [
+    "Imatinib inhibits BCR-ABL1 in chronic myeloid leukemia, and BRCA1 mutations raise the risk of breast cancer.",
+    "Metformin lowers blood glucose in patients with type 2 diabetes mellitus.",
+    "Mutations in SCN1A cause Dravet syndrome, which presents with febrile seizures.",
+    "TP53 loss is common in colorectal cancer and is associated with poor prognosis.",
+    "Aspirin irreversibly inhibits PTGS1 and reduces the risk of myocardial infarction.",
+    "APOE variants modify the risk of Alzheimer's disease.",
+    "Warfarin dosing depends on CYP2C9 and VKORC1 genotypes.",
+    "Tamoxifen is used in estrogen receptor positive breast cancer and interacts with CYP2D6.",
+]
+LABELS = ["drug", "gene", "disease", "phenotype"]
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", required=True, help="teacher folder over the full Hetionet (text block suffices)")
+    parser.add_argument("--model", required=True, help="saved KoGNER folder")
+    parser.add_argument("--kg", default=str(ROOT.parent / "shared" / "data" / "kg"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from kogner_training.build_kg_index import build_kg_index
+    from kogner_training.provenance import provenance
+    from modeling_kogner import KoGNERModel
+    from modeling_kogner.linking_kogner import KGIndex
+
+    model = KoGNERModel.from_pretrained(args.model).eval()
+    t0 = time.perf_counter()
+    index = build_kg_index(args.teacher, model, kg=args.kg, kg_format="hetionet")
+    random_kg = "kg" not in index.vectors
+    if random_kg:
+        index.vectors["kg"] = torch.nn.functional.normalize(torch.randn(len(index), model.config.kg_hidden_size), dim=-1)
+    with tempfile.TemporaryDirectory() as tmp:
+        index.save(tmp)
+        build_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        index = KGIndex.load(tmp)
+        load_s = time.perf_counter() - t1
+        size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
+    model.kg_index = index
+    model.predict_entities(SENTENCES[0], LABELS, link=True)  # loads the text encoder once, warms up
+    per_config = {}
+    for name, weights in {"ner only": None, "alias": {"alias": 1.0}, "alias+text": {"alias": 1.0, "text": 1.0},
+                          "alias+text+kg": {"alias": 1.0, "text": 1.0, "kg": 1.0}}.items():  # fmt: skip
+        if weights is not None:
+            index.settings.weights = weights
+        run = (lambda w=weights: [model.predict_entities(s, LABELS, threshold=0.5, link=w is not None) for s in SENTENCES])
+        per_config[name] = round(1000 * timed(run, args.repeats) / len(SENTENCES), 2)
+    mentions = sum(len(model.predict_entities(s, LABELS, threshold=0.5)) for s in SENTENCES)
+    result = {
+        "entities": len(index), "types": index.label_names, "vectors": {k: list(v.shape) for k, v in index.vectors.items()},
+        "kg_vectors_random_for_timing": random_kg, "index_build_s": round(build_s, 1), "index_load_s": round(load_s, 2),
+        "index_size_mb": round(size_mb, 1), "threads": args.threads, "sentences": len(SENTENCES),
+        "mentions_per_sentence": round(mentions / len(SENTENCES), 2), "ms_per_sentence": per_config,
+        "added_ms_per_sentence": {k: round(v - per_config["ner only"], 2) for k, v in per_config.items() if k != "ner only"},
+        "load_average": list(os.getloadavg()),
+        "provenance": provenance(inputs={"teacher": args.teacher, "model": args.model}),
+    }  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Finished runs of a grid → ``<results_dir>/<name>.json``, ``.md`` and a forest plot of the differences.
+
+Only runs of the grid *as the config resolves it now* are used (a run id found for every arm × seed), so
+results of an older protocol never mix in. Whatever has finished is aggregated: the counts of finished
+seeds per arm are part of the output, and a comparison uses the seeds both arms have.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from experiments.config import ExperimentConfig
+from experiments.statistics import mean_sd, paired_bootstrap
+
+__all__ = ["aggregate", "collect", "kg_effect"]
+
+# (A, B): "A − B" with a CI; the README claims a KG effect only from the first two controls.
+DEFAULT_COMPARISONS = [["full_H", "b0"], ["full_H", "permuted"], ["full_H", "centroid"]]
+CONTROLS = ("permuted", "centroid")
+RESULT_NAME = "result.json"
+
+
+def collect(config: ExperimentConfig, grid: str) -> Dict[str, Dict[int, Dict[str, Any]]]:
+    """``{arm: {seed: result}}`` of the grid's finished runs."""
+    out: Dict[str, Dict[int, Dict[str, Any]]] = {}
+    for spec in config.runs(grid):
+        path = config.output_dir / spec.run_id / RESULT_NAME
+        if path.is_file():
+            out.setdefault(spec.arm, {})[spec.seed] = json.loads(path.read_text())
+    return out
+
+
+def _counts(result: Dict[str, Any], dataset: str) -> np.ndarray:
+    """[n_sentences, 3] counts summed over types."""
+    return np.asarray(result["measures"]["datasets"][dataset]["counts"], dtype=float).sum(1)
+
+
+def _summaries(runs: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"seeds": sorted(runs)}
+    datasets = sorted({d for r in runs.values() for d in r["measures"]["datasets"]})
+    for d in datasets:
+        rows = [r["measures"]["datasets"][d] for r in runs.values() if d in r["measures"]["datasets"]]
+        entry = {k: mean_sd([row[k] for row in rows]) for k in ("f1", "precision", "recall", "pr_auc", "threshold")}
+        entry["per_type_f1"] = {t: mean_sd([row["per_type"][t]["f1"] for row in rows]) for t in rows[0]["per_type"]}
+        entry["per_type_pr_auc"] = {t: mean_sd([row["pr_auc_per_type"][t] for row in rows]) for t in rows[0]["pr_auc_per_type"]}
+        if "heldout_templates" in rows[0]:
+            entry["heldout_templates"] = {k: mean_sd([row["heldout_templates"][k] for row in rows]) for k in ("f1", "pr_auc")}
+            entry["heldout_templates"]["size"] = rows[0]["heldout_templates"]["size"]
+        entry["test_size"], entry["dev_size"] = rows[0]["test_size"], rows[0]["dev_size"]
+        out[d] = entry
+    heads = [r["measures"].get("kg_head") for r in runs.values() if r["measures"].get("kg_head")]
+    if heads:
+        out["kg_head"] = {
+            split: {k: mean_sd([h[split].get(k) for h in heads if h.get(split)]) for k in ("r2", "acc@1", "acc@10", "chance@1", "chance@10", "mentions")}
+            for split in heads[0]
+        }
+    return out
+
+
+def compare(runs: Dict[str, Dict[int, Dict[str, Any]]], a: str, b: str, resamples: int, seed: int) -> List[Dict[str, Any]]:
+    """Bootstrap ``a − b`` on every dataset both arms measured (BMG: by entity cluster; also held-out templates)."""
+    if a not in runs or b not in runs:
+        return []
+    out = []
+    first = next(iter(runs[a].values()))["measures"]["datasets"]
+    for d in sorted(first):
+        ra = [r for r in runs[a].values() if d in r["measures"]["datasets"]]
+        rb = [r for r in runs[b].values() if d in r["measures"]["datasets"]]
+        if not ra or not rb:
+            continue
+        clusters = first[d].get("clusters")
+        subsets = [("all", None)]
+        if "heldout_templates" in first[d]:
+            subsets.append(("heldout_templates", _heldout_index(first[d])))
+        for name, subset in subsets:
+            if name != "all" and subset is None:
+                continue
+            stats = paired_bootstrap([_counts(r, d) for r in ra], [_counts(r, d) for r in rb], clusters, resamples, seed, subset)
+            out.append({"a": a, "b": b, "dataset": d, "subset": name, "resampled_by": "entity" if clusters else "sentence", **stats})
+    return out
+
+
+def _heldout_index(dataset_measures: Dict[str, Any]) -> Optional[List[int]]:
+    return dataset_measures.get("heldout_index")
+
+
+def kg_effect(comparisons: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per dataset: a KG effect is claimed only when full H beats the permuted AND the centroid control with a
+    95% CI that excludes 0."""
+    out: Dict[str, Dict[str, Any]] = {}
+    datasets = sorted({c["dataset"] for c in comparisons if c["subset"] == "all"})
+    for d in datasets:
+        found = {c["b"]: c for c in comparisons if c["dataset"] == d and c["subset"] == "all" and c["a"] == "full_H"}
+        missing = [ctl for ctl in CONTROLS if ctl not in found]
+        if missing:
+            out[d] = {"claimed": False, "why": f"no {' / '.join(missing)} control finished"}
+            continue
+        beats = all(found[ctl]["ci_low"] > 0 for ctl in CONTROLS)
+        why = "; ".join(
+            f"full H − {ctl}: {100 * found[ctl]['diff']:+.1f} [{100 * found[ctl]['ci_low']:+.1f}, {100 * found[ctl]['ci_high']:+.1f}]"
+            for ctl in CONTROLS
+        )
+        out[d] = {"claimed": bool(beats), "why": why}
+    return out
+
+
+def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
+    from experiments.report import forest_plot, to_markdown
+    from kogner_training.provenance import provenance
+
+    runs = collect(config, grid)
+    spec = config.grids[grid]
+    stats_cfg = config.raw.get("statistics", {})
+    resamples, seed = int(stats_cfg.get("resamples", 2000)), int(stats_cfg.get("seed", 0))
+    comparisons = []
+    for a, b in stats_cfg.get("comparisons", DEFAULT_COMPARISONS):
+        comparisons += compare(runs, a, b, resamples, seed)
+    planned = len(spec["arms"]) * len(spec["seeds"])
+    done = sum(len(v) for v in runs.values())
+    commits = sorted({r["provenance"].get("commit") or "?" for arm in runs.values() for r in arm.values()})
+    one = next((r for arm in runs.values() for r in arm.values()), None)
+    result = {
+        "name": config.name,
+        "grid": grid,
+        "status": "complete" if done == planned else f"partial: {done} of {planned} runs finished",
+        "finished_seeds": {arm: sorted(runs.get(arm, {})) for arm in spec["arms"]},
+        "planned_seeds": list(spec["seeds"]),
+        "protocol": {
+            "train": config.raw["train"], "grid_overrides": spec.get("train", {}),
+            "arms": {arm: config.arms[arm] for arm in spec["arms"]}, "evaluation": config.raw["evaluation"],
+            "statistics": {"resamples": resamples, "seed": seed, "ci": 0.95},
+        },  # fmt: skip
+        "arms": {arm: _summaries(runs[arm]) for arm in spec["arms"] if arm in runs},
+        "comparisons": comparisons,
+        "kg_effect": kg_effect(comparisons),
+        "run_commits": commits,
+        "inputs": one["run"]["inputs"] if one else None,
+        "teacher_meta": _teacher_meta(config),
+        "provenance": provenance(inputs={"corpus": config.resolve(config.raw["corpus"]), "teacher": config.resolve(config.raw["teacher"])}),
+    }
+    out = config.results_dir
+    out.mkdir(parents=True, exist_ok=True)
+    base = out / (config.name if grid == config.raw.get("default_grid", grid) else f"{config.name}-{grid}")
+    json_path, md_path, png_path = base.with_suffix(".json"), base.with_suffix(".md"), base.with_name(base.name + "-forest.png")
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    plotted = forest_plot(comparisons, png_path)
+    md_path.write_text(to_markdown(result, png_path.name if plotted else None))
+    return [json_path, md_path] + ([png_path] if plotted else [])
+
+
+def _teacher_meta(config: ExperimentConfig) -> Dict[str, Any]:
+    meta = config.resolve(config.raw["teacher"]) / "meta.json"
+    if not meta.is_file():
+        return {}
+    data = json.loads(meta.read_text())
+    return {k: data[k] for k in ("kg", "source", "block_dims", "seed", "encoder") if k in data}

@@ -1,0 +1,224 @@
+"""Everything measured on one trained model, the same way for every arm and seed.
+
+Per dataset (BMG-NER test, NCBI-disease test, BC5CDR test, as the config lists them):
+
+* one forward pass over the dev split and one over the test split (every span × label candidate above
+  :data:`~metrics.span_candidates.CANDIDATE_FLOOR`, no decoding);
+* the threshold with the best dev F1 (a documented, fixed random subsample of the dev split where the config
+  says so — BC5CDR's 4.6k dev sentences — the test split is always complete);
+* on test: strict micro F1 at that threshold, P/R, F1 and PR-AUC per type, micro PR-AUC, and per-example
+  ``[tp, predicted, gold]`` counts per type for the paired bootstrap; BMG also the held-out-template
+  sentences alone, and a cluster key per sentence (its first linked KG entity: test mentions repeat).
+
+What the KG head learned about unseen entities (models trained with a teacher only): on BMG validation and
+test mentions linked to the KG, R² of ``kg_span_head(span)`` against the frozen target of the run's own
+teacher row, and retrieval of the gold entity among all same-type entities of that teacher through the
+head (squared distance in target space; ties count against the gold entity), acc@1 and acc@10.
+
+    python -m experiments.measures --model runs/experiments/<id>/model --settings runs/experiments/<id>/settings.json \\
+        --out runs/experiments/<id>/measures.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+
+from metrics.span_candidates import (
+    CANDIDATE_FLOOR,
+    average_precision,
+    choose_threshold,
+    decode_candidates,
+    per_example_counts,
+    prf,
+)
+
+__all__ = ["evaluate_dataset", "kg_head_measures", "measure_model"]
+
+DEFAULT_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 … 0.95
+
+
+def _subsample(dataset, n: Optional[int], seed: int = 0):
+    if not n or n >= len(dataset):
+        return dataset, None
+    index = sorted(random.Random(seed).sample(range(len(dataset)), int(n)))
+    return dataset.select(index), {"n": int(n), "of": len(dataset), "seed": seed, "how": "uniform without replacement"}
+
+
+def _scores(predictions, references, labels: Sequence[str]) -> Dict[str, Any]:
+    counts = per_example_counts(predictions, references, labels)
+    totals = [[sum(c[j][k] for c in counts) for k in range(3)] for j in range(len(labels))]
+    micro = [sum(t[k] for t in totals) for k in range(3)]
+    return {
+        **prf(*micro), "true_positives": micro[0], "predicted": micro[1], "gold": micro[2],
+        "per_type": {label: {**prf(*t), "gold": t[2]} for label, t in zip(labels, totals)},
+        "counts": counts,
+    }  # fmt: skip
+
+
+def evaluate_dataset(
+    model, test, dev, labels: Sequence[str], grid: Sequence[float] = DEFAULT_GRID, batch_size: int = 16,
+    subsets: Optional[Mapping[str, Sequence[int]]] = None, name: str = "",
+) -> Dict[str, Any]:  # fmt: skip
+    """Dev-threshold F1, PR-AUC and per-example counts of ``model`` on ``test`` (see the module docstring)."""
+    from eval import predict_spans
+
+    labels = list(labels)
+    started = time.perf_counter()
+    dev_candidates = predict_spans(model, dev, labels, CANDIDATE_FLOOR, batch_size=batch_size, desc=f"{name} dev", decode=False)
+    threshold, dev_f1 = choose_threshold(dev_candidates, dev["ner"], grid, prefer=0.5)
+    candidates = predict_spans(model, test, labels, CANDIDATE_FLOOR, batch_size=batch_size, desc=f"{name} test", decode=False)
+    references = test["ner"]
+    predictions = decode_candidates(candidates, threshold)
+    ranked = average_precision(candidates, references, labels)
+    out = {
+        "labels": labels, "threshold": threshold, "dev_f1_by_threshold": dev_f1, "dev_size": len(dev), "test_size": len(test),
+        **_scores(predictions, references, labels),
+        "pr_auc": ranked["pr_auc"], "pr_auc_per_type": ranked["per_label"], "max_recall": ranked["max_recall"],
+        "dev_pr_auc": average_precision(dev_candidates, dev["ner"], labels)["pr_auc"],
+    }  # fmt: skip
+    for subset, index in (subsets or {}).items():
+        index = list(index)
+        sub = _scores([predictions[i] for i in index], [references[i] for i in index], labels)
+        sub.pop("counts")
+        sub["pr_auc"] = average_precision([candidates[i] for i in index], [references[i] for i in index], labels)["pr_auc"]
+        sub["size"] = len(index)
+        out[subset] = sub
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- KG head
+@torch.no_grad()
+def kg_head_measures(model, dataset, labels: Sequence[str], teacher, batch_size: int = 16) -> Optional[Dict[str, Any]]:
+    """R² and same-type retrieval through ``kg_span_head`` on the linked mentions of ``dataset``."""
+    from modeling_kogner import KoGNERProcessor
+
+    if model.config.kg_embedding_dim == 0:
+        return None
+    processor = KoGNERProcessor.from_model(model)
+    width = model.config.max_span_width
+    predictions, rows = [], []
+    examples = [ex for ex in dataset if ex.get("kge")]
+    model.eval()
+    for begin in range(0, len(examples), batch_size):
+        chunk = examples[begin : begin + batch_size]
+        words = [list(ex["tokenized_text"]) for ex in chunk]
+        enc = processor.encode(words, [list(labels)] * len(chunk))
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        out = model(**enc, output_span_reps=True)
+        for i, ex in enumerate(chunk):
+            for span in ex["kge"]:
+                row = teacher.row_of(span["kg_id"])
+                start, end = int(span["start"]), int(span["end"])
+                if row is None or end - start >= width or end >= int(enc["text_lengths"][i]):
+                    continue
+                predictions.append(model.kg_span_head(out.span_reps[i, start * width + (end - start)]).float().cpu())
+                rows.append(row)
+    if not rows:
+        return {"mentions": 0}
+    pred = torch.stack(predictions)
+    table = model.kg_target(teacher.matrix.to(model.device)).float().cpu()  # every entity's target [M, k]
+    target = table[torch.tensor(rows)]
+    residual = (pred - target).pow(2).sum()
+    total = (target - target.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
+    types = teacher.entities["type"].astype(str).tolist()
+    by_type: Dict[str, torch.Tensor] = {}
+    for t in sorted(set(types)):
+        by_type[t] = torch.tensor([i for i, x in enumerate(types) if x == t])
+    ranks, pool_sizes = [], []
+    for p, row in zip(pred, rows):
+        pool = by_type[types[row]]
+        distance = (table[pool] - p).pow(2).sum(-1)
+        gold = distance[pool == row]  # the same computation as the others' (no rounding difference)
+        ranks.append(int((distance <= gold).sum()))  # ties count against the gold entity
+        pool_sizes.append(len(pool))
+    ranks_t = torch.tensor(ranks, dtype=torch.float)
+    return {
+        "mentions": len(rows),
+        "r2": float(1 - residual / total),
+        "acc@1": float((ranks_t <= 1).float().mean()),
+        "acc@10": float((ranks_t <= 10).float().mean()),
+        "chance@1": float(torch.tensor([1.0 / n for n in pool_sizes]).mean()),
+        "chance@10": float(torch.tensor([min(10.0 / n, 1.0) for n in pool_sizes]).mean()),
+        "mean_rank": float(ranks_t.mean()),
+    }
+
+
+# ----------------------------------------------------------------------------------------- one model
+def _bmg_extras(test) -> Dict[str, Any]:
+    from data_builders.bmg_ner.templates import heldout_source
+
+    sources = test["source"] if "source" in test.column_names else [None] * len(test)
+    heldout = [i for i, s in enumerate(sources) if heldout_source(s)]
+    clusters = []
+    for i, ex in enumerate(test):
+        kge = sorted(ex.get("kge") or [], key=lambda s: (s["start"], s["end"]))
+        clusters.append(kge[0]["kg_id"] if kge else f"sentence:{i}")
+    return {"heldout_index": heldout, "clusters": clusters}
+
+
+def measure_model(model_dir: str | Path, settings: Mapping[str, Any], root: Path, teacher_dir: Optional[str] = None) -> Dict[str, Any]:
+    """Every measure of the module docstring for the model saved in ``model_dir``."""
+    from data_builders.bmg_ner import load_corpus
+    from eval import load_benchmark
+    from kogner_training import entity_types_of
+    from modeling_kogner import KoGNERModel
+
+    evaluation = settings["evaluation"]
+    grid = evaluation.get("threshold_grid") or DEFAULT_GRID
+    batch_size = int(evaluation.get("batch_size", 16))
+    model = KoGNERModel.from_pretrained(str(model_dir)).eval()
+    corpus = load_corpus(settings["inputs"]["corpus"]["path"])
+    results: Dict[str, Any] = {"datasets": {}}
+    bmg_labels = entity_types_of([corpus["train"], corpus["validation"], corpus["test"]])
+    dev_only = bool(evaluation.get("dev_only"))  # sweeps: the dev split plays "test", the test split is never read
+    bmg_test = corpus["validation"] if dev_only else corpus["test"]
+    extras = _bmg_extras(bmg_test)
+    bmg = evaluate_dataset(
+        model, bmg_test, corpus["validation"], bmg_labels, grid, batch_size, subsets={"heldout_templates": extras["heldout_index"]}, name="bmg",
+    )  # fmt: skip
+    bmg["clusters"] = extras["clusters"]
+    bmg["heldout_index"] = extras["heldout_index"]
+    results["datasets"][evaluation.get("corpus_name", "bmg")] = bmg  # the training corpus' own test split
+    if not dev_only:
+        for name, bench in (evaluation.get("benchmarks") or {}).items():
+            label_map = dict(item.split(":", 1) for item in bench["labels"].split(","))
+            test = load_benchmark(root / bench["test"] if not Path(bench["test"]).is_absolute() else bench["test"], label_map)
+            dev = load_benchmark(root / bench["dev"] if not Path(bench["dev"]).is_absolute() else bench["dev"], label_map)
+            dev, subsample = _subsample(dev, bench.get("dev_subsample"), int(bench.get("dev_subsample_seed", 0)))
+            scores = evaluate_dataset(model, test, dev, list(dict.fromkeys(label_map.values())), grid, batch_size, name=name)
+            scores["dev_subsample"] = subsample
+            results["datasets"][name] = scores
+    if teacher_dir:
+        from data_builders.kg_teacher import KGEmbeddings
+
+        blocks = settings["train"].get("kg_blocks") or ["text", "graph", "transr"]
+        teacher = KGEmbeddings.load(teacher_dir, blocks=tuple(blocks))
+        splits = ["validation"] if dev_only else ["validation", "test"]
+        results["kg_head"] = {split: kg_head_measures(model, corpus[split], bmg_labels, teacher, batch_size) for split in splits}
+    return results
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--settings", required=True, help="the run's settings.json (written by experiments.distillation)")
+    parser.add_argument("--teacher", default=None, help="the run's (derived) teacher folder, for the KG head measures")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    settings = json.loads(Path(args.settings).read_text())
+    root = Path(__file__).resolve().parents[1]
+    results = measure_model(args.model, settings, root, args.teacher)
+    Path(args.out).write_text(json.dumps(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()

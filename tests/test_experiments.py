@@ -1,0 +1,191 @@
+"""experiments/: teacher-table controls, the bootstrap, run ids and resume, and a 2-step run of the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from data_builders.teacher.embeddings import KGEmbeddings
+from experiments.config import load_config
+from experiments.statistics import paired_bootstrap
+from experiments.teacher_transforms import gaussian_rows, permute_within_type, transform_teacher, type_centroid
+
+FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+TYPES = np.array(["Gene"] * 6 + ["Drug"] * 4 + ["Disease"] * 2)
+
+
+def _table(rows=12, dim=5, seed=0):
+    return torch.randn(rows, dim, generator=torch.Generator().manual_seed(seed))
+
+
+def _sorted_rows(t: torch.Tensor):
+    return sorted(map(tuple, t.tolist()))
+
+
+def test_permutation_keeps_each_types_multiset_and_moves_rows():
+    H = _table()
+    P = permute_within_type(H, TYPES, np.random.default_rng(1))
+    for t in set(TYPES):
+        rows = np.flatnonzero(TYPES == t)
+        assert _sorted_rows(P[rows]) == _sorted_rows(H[rows])
+    assert not torch.equal(P, H)
+
+
+def test_centroid_is_the_type_mean():
+    H = _table()
+    C = type_centroid(H, TYPES)
+    for t in set(TYPES):
+        rows = torch.as_tensor(np.flatnonzero(TYPES == t))
+        assert torch.allclose(C[rows], H[rows].mean(0).expand(len(rows), -1))
+
+
+def test_gaussian_rows_match_type_mean_and_covariance():
+    types = np.array(["A"] * 4000 + ["B"] * 3000)
+    g = torch.Generator().manual_seed(0)
+    mixing = torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, -0.3], [0.0, 0.0, 0.5]])
+    H = torch.cat([torch.randn(4000, 3, generator=g) @ mixing + 2.0, torch.randn(3000, 3, generator=g) * 0.5 - 1.0])
+    G = gaussian_rows(H, types, np.random.default_rng(0))
+    for t in ("A", "B"):
+        rows = np.flatnonzero(types == t)
+        assert np.allclose(G[rows].mean(0), H[rows].mean(0), atol=0.06)
+        assert np.allclose(np.cov(G[rows].numpy(), rowvar=False), np.cov(H[rows].numpy(), rowvar=False), atol=0.08)
+    assert not torch.allclose(G, H)
+
+
+def test_derived_teacher_loads_and_records_its_source(tmp_path):
+    source = _teacher_folder(tmp_path / "teacher", ["G1", "G2", "D1", "D2"], ["Gene", "Gene", "Disease", "Disease"])
+    out = transform_teacher(source, tmp_path / "derived", "permute_within_type", seed=3)
+    derived, original = KGEmbeddings.load(out), KGEmbeddings.load(source)
+    assert derived.block_dims == original.block_dims and derived.ids == original.ids
+    meta = json.loads((out / "meta.json").read_text())["derived_from"]
+    assert meta["transform"] == "permute_within_type" and meta["seed"] == 3 and len(meta["source_sha256"]) == 64
+    # one permutation for all blocks: each derived row is one whole original row
+    whole = {tuple(r) for r in original.matrix.tolist()}
+    assert all(tuple(r) in whole for r in derived.matrix.tolist())
+
+
+def test_bootstrap_known_answers():
+    n = 400
+    # arm A finds every entity, arm B half of them: F1 1.0 vs 2*0.5/1.5
+    a = np.tile([1.0, 1.0, 1.0], (n, 1))
+    b = np.array([[1.0, 1.0, 1.0] if i % 2 else [0.0, 0.0, 1.0] for i in range(n)])
+    stats = paired_bootstrap([a], [b], resamples=500, seed=0)
+    assert stats["diff"] == pytest.approx(1 - 2 / 3) and stats["ci_low"] > 0.25 and stats["ci_high"] < 0.42
+    same = paired_bootstrap([b, b], [b], resamples=200)
+    assert same["diff"] == 0 and same["ci_low"] == 0 == same["ci_high"]
+    # clustered: 4 clusters of 100 identical sentences are 4 units, so the CI is wider than with 400 units
+    clustered = paired_bootstrap([a], [b], clusters=[i % 4 for i in range(n)], resamples=500, seed=0)
+    assert clustered["n_units"] == 4 and clustered["ci_high"] - clustered["ci_low"] > stats["ci_high"] - stats["ci_low"]
+
+
+# ---------------------------------------------------------------------------------------------- the command
+def _teacher_folder(folder: Path, ids, types) -> Path:
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(0)
+    n = len(ids)
+    save_file({"text": torch.randn(n, 6, generator=g), "graph": torch.randn(n, 6, generator=g),
+               "transr": torch.randn(n, 4, generator=g)}, str(folder / "kg_embeddings.safetensors"))  # fmt: skip
+    pd.DataFrame({"row": range(n), "id": ids, "type": types, "name": ids, "aliases": [[] for _ in ids]}).to_parquet(
+        folder / "entities.parquet"
+    )
+    (folder / "meta.json").write_text("{}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, tiny_bert_path):
+    root = tmp_path_factory.mktemp("exp")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    rows = [json.loads(line) for line in (FIXTURES / "bmg_small" / "test.jsonl").read_text().splitlines()]
+    for split, repeat in (("train", 3), ("validation", 1), ("test", 1)):
+        with open(corpus / f"{split}.jsonl", "w") as f:
+            for row in rows * repeat:
+                f.write(json.dumps(row) + "\n")
+    ids = sorted({s["kg_id"] for r in rows for s in r["kge"]})
+    types = [i.split("::")[0] for i in ids]
+    teacher = _teacher_folder(root / "teacher", ids, types)
+    config = {
+        "name": "smoke", "default_grid": "core", "corpus": str(corpus), "teacher": str(teacher),
+        "output_dir": str(root / "runs"), "results_dir": str(root / "results"),
+        "train": {"encoder_name_or_path": tiny_bert_path, "hidden_size": 32, "kg_hidden_size": 4, "max_span_width": 4,
+                  "max_steps": 2, "per_device_train_batch_size": 2, "logging_steps": 1, "log_grad_norms": True,
+                  "save_strategy": "no", "report_to": "none", "eval_strategy": "no", "eval_split": "", "test_split": "",
+                  "disable_tqdm": True, "use_cpu": True},
+        "arms": {"b0": {"train": {"dist_loss_weight": 0.0}}, "permuted": {"teacher": {"transform": "permute_within_type"}}},
+        "grids": {"core": {"arms": ["permuted"], "seeds": [0]}, "both": {"arms": ["b0", "permuted"], "seeds": [0, 1]}},
+        "evaluation": {"batch_size": 4, "benchmarks": {"ncbi": {"test": str(FIXTURES / "conll_test.tsv"),
+                       "dev": str(FIXTURES / "conll_dev.tsv"), "labels": "Disease:disease,Chemical:drug"}}},
+        "statistics": {"resamples": 50, "comparisons": [["permuted", "b0"]]},
+    }  # fmt: skip
+    path = root / "exp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, config
+
+
+def test_run_ids_are_seed_major_and_change_with_settings(experiment, tmp_path):
+    path, config = experiment
+    runs = load_config(path).runs("both")
+    assert [(r.seed, r.arm) for r in runs] == [(0, "b0"), (0, "permuted"), (1, "b0"), (1, "permuted")]
+    assert len({r.run_id for r in runs}) == 4
+    assert runs[0].teacher_transform is None and "teacher" not in runs[0].inputs
+    changed = dict(config, train={**config["train"], "max_steps": 3})
+    other = tmp_path / "changed.yaml"
+    other.write_text(yaml.safe_dump(changed))
+    assert [r.run_id for r in load_config(other).runs("both")] != [r.run_id for r in runs]
+    assert [r.run_id for r in load_config(path).runs("both")] == [r.run_id for r in runs]  # deterministic
+
+
+def test_two_step_run_of_the_command_then_resume(experiment, capsys):
+    from experiments.distillation import main
+
+    path, config = experiment
+    assert main([str(path)]) == 0
+    spec = load_config(path).runs("core")[0]
+    result = json.loads((Path(config["output_dir"]) / spec.run_id / "result.json").read_text())
+    bmg = result["measures"]["datasets"]["bmg"]
+    assert bmg["test_size"] == 3 and 0 <= bmg["f1"] <= 1 and 0 <= bmg["pr_auc"] <= 1 and len(bmg["counts"]) == 3
+    assert set(result["measures"]["datasets"]) == {"bmg", "ncbi"}
+    assert 0 < result["measures"]["kg_head"]["test"]["mentions"] <= 6  # spans wider than max_span_width are skipped
+    assert "grad_norm_lang" in result["training"]["log_history"][0]
+    assert result["provenance"]["inputs"]["corpus"]["sha256"]
+    aggregate = json.loads((Path(config["results_dir"]) / "smoke.json").read_text())
+    assert aggregate["finished_seeds"] == {"permuted": [0]} and aggregate["status"] == "complete"
+    assert (Path(config["results_dir"]) / "smoke.md").read_text().startswith("# smoke")
+    capsys.readouterr()
+    assert main([str(path)]) == 0  # a re-run trains nothing
+    assert "finished earlier" in capsys.readouterr().out
+
+
+def _comparison(b, low, high, dataset="bmg"):
+    return {"a": "full_H", "b": b, "dataset": dataset, "subset": "all", "diff": (low + high) / 2, "ci_low": low, "ci_high": high}
+
+
+def test_kg_effect_needs_both_controls_beaten_and_the_readme_says_so():
+    import importlib.util
+
+    from experiments.aggregate import kg_effect
+
+    verdict = kg_effect([_comparison("permuted", 0.01, 0.05), _comparison("centroid", -0.01, 0.04)])
+    assert verdict["bmg"]["claimed"] is False
+    assert kg_effect([_comparison("permuted", 0.01, 0.05), _comparison("centroid", 0.02, 0.04)])["bmg"]["claimed"] is True
+    assert kg_effect([_comparison("permuted", 0.01, 0.05)])["bmg"]["claimed"] is False  # a missing control is no evidence
+
+    spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    stat = {"mean": 0.5, "sd": None, "n": 1}
+    result = {"name": "distillation", "status": "partial: 2 of 20 runs finished", "finished_seeds": {"b0": [0], "full_H": [0]},
+              "arms": {"b0": {"bmg": {"f1": stat, "pr_auc": stat}}, "full_H": {"bmg": {"f1": stat, "pr_auc": stat}}},
+              "kg_effect": verdict}  # fmt: skip
+    text = "\n".join(render.render_distillation(result))
+    assert "No KG effect is shown" in text and "anecdotes" in text and "50.0" in text
+    readme = f"intro\n{render.START}\nold hand-typed table\n{render.END}\nrest"
+    assert "old hand-typed" not in render.replace_section(readme, "NEW") and render.replace_section(readme, "NEW").endswith("rest")

@@ -1,0 +1,198 @@
+"""``predict_entities(link=True)``: the KG index round-trips, respects types, abstains, and each signal works alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+from modeling_kogner import KoGNERModel
+from modeling_kogner.linking_kogner import KG_INDEX_DIR, KGIndex, LinkerSettings, MentionTextEncoder, kg_head_queries
+from modeling_kogner.names_kogner import name_key
+
+TEXT = "Imatinib treats CML in patients with BRCA1 mutations."
+LABELS = ["drug", "disease", "gene"]
+ENTITIES = [  # id, type, name, aliases
+    ("Compound::DB00619", "Drug", "Imatinib", ["Gleevec"]),
+    ("Disease::DOID:8552", "Disease", "chronic myeloid leukemia", ["CML"]),
+    ("Gene::1471", "Gene", "CST3", ["CML"]),  # the same alias on a gene: only the label can decide
+    ("Gene::672", "Gene", "BRCA1", ["BRCC1", "RNF53"]),
+    ("Gene::675", "Gene", "BRCA2", ["FANCD1"]),
+    ("Disease::DOID:1612", "Disease", "breast cancer", []),
+]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bert_path):
+    torch.manual_seed(0)
+    m = KoGNERModel.from_encoder(tiny_bert_path, hidden_size=32, max_span_width=4, kg_hidden_size=8, dropout=0.0).eval()
+    m.fit_kg_target(torch.randn(30, 9), {"text": 4, "transr": 5})
+    return m
+
+
+def make_index(text_encoder: str, kg_vectors=None, settings=None) -> KGIndex:
+    """A six-entity index whose text vectors come from ``text_encoder`` over the entity names."""
+    ids, types, names, aliases = (list(col) for col in zip(*ENTITIES))
+    vectors = {"text": MentionTextEncoder(text_encoder).embed(names)}
+    if kg_vectors is not None:
+        vectors["kg"] = kg_vectors
+    config = {"text_encoder": text_encoder, "settings": settings or {}}
+    return KGIndex(ids, types, names, aliases, vectors, degree=[5, 2, 9, 40, 30, 7], config=config)
+
+
+def spans_of(text, model, mention_words):
+    """(start_word, end_word) of a mention given as words, in the model's word split of ``text``."""
+    from modeling_kogner.tokenization_kogner import words_of
+
+    words = words_of(text)
+    for s in range(len(words)):
+        if words[s : s + len(mention_words)] == mention_words:
+            return words, (s, s + len(mention_words) - 1)
+    raise AssertionError(mention_words)
+
+
+def link(model, index, words, spans, labels=LABELS, **settings):
+    from modeling_kogner.linking_kogner import link_predictions
+
+    model.kg_index = index
+    base = {**vars(index.settings), **settings}
+    return link_predictions(model, [words], [spans], labels, top_k=3, settings=LinkerSettings(**base))[0]
+
+
+def test_alias_signal_alone_and_type_compatibility(model, tiny_bert_path):
+    index = make_index(tiny_bert_path)
+    words, (s, e) = spans_of(TEXT, model, ["CML"])
+    only_alias = {"weights": {"alias": 1.0}, "threshold": 0.5}
+    as_disease, as_gene = link(model, index, words, [(s, e, "disease"), (s, e, "gene")], **only_alias)
+    assert as_disease["kg_id"] == "Disease::DOID:8552" and as_disease["kg_type"] == "Disease"
+    assert as_gene["kg_id"] == "Gene::1471"
+    assert all(c["kg_type"] == "Disease" for c in as_disease["kg_candidates"]), "off-type candidates leaked in"
+    # the user's map overrides the default: "disease" may now link to genes only
+    (override,) = link(model, index, words, [(s, e, "disease")], label_types={"disease": ["gene"]}, **only_alias)
+    assert override["kg_id"] == "Gene::1471"
+    # a label with no compatible KG type links to nothing
+    (none,) = link(model, index, words, [(s, e, "cell line")], **only_alias)
+    assert none["kg_id"] is None and none["kg_candidates"] == []
+
+
+def test_absent_entity_gets_none(model, tiny_bert_path):
+    index = make_index(tiny_bert_path, settings={"threshold": 0.9, "context_weight": 0.0})
+    text = "Zorblax fever spread in the valley."
+    words, (s, e) = spans_of(text, model, ["Zorblax", "fever"])
+    (absent,) = link(model, index, words, [(s, e, "disease")], weights={"alias": 1.0, "text": 1.0})
+    assert absent == {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None, "kg_candidates": []}
+    # the same sentence naming a KG disease does link
+    words2, (s2, e2) = spans_of("Breast cancer spread in the valley.", model, ["Breast", "cancer"])
+    (known,) = link(model, index, words2, [(s2, e2, "disease")], weights={"alias": 1.0, "text": 1.0})
+    assert known["kg_id"] == "Disease::DOID:1612" and known["kg_score"] >= 0.9
+
+
+def test_text_signal_alone(model, tiny_bert_path):
+    index = make_index(tiny_bert_path)
+    # "BRCA-1" misses every exact key; the encoder's sub-word overlap with "BRCA1" must carry it
+    words, (s, e) = spans_of("Carriers of BRCA-1 variants.", model, ["BRCA-1"])
+    assert name_key("BRCA-1") not in index.keys
+    (hit,) = link(model, index, words, [(s, e, "gene")], weights={"text": 1.0}, context_weight=0.0, threshold=0.0)
+    assert hit["kg_candidates"][0]["kg_id"] in ("Gene::672", "Gene::675")
+    assert {c["kg_type"] for c in hit["kg_candidates"]} == {"Gene"}
+
+
+def test_kg_signal_alone(model, tiny_bert_path):
+    words, (s, e) = spans_of(TEXT, model, ["BRCA1"])
+    query = kg_head_queries(model, [words], [(0, s, e)], LABELS)
+    assert query.shape == (1, model.config.kg_hidden_size)
+    kg = torch.randn(len(ENTITIES), model.config.kg_hidden_size, generator=torch.Generator().manual_seed(1))
+    kg[4] = query[0]  # BRCA2's distillation target is exactly what the KG head says about this span
+    index = make_index(tiny_bert_path, kg_vectors=kg)
+    (hit,) = link(model, index, words, [(s, e, "gene")], weights={"kg": 1.0}, threshold=0.99)
+    assert hit["kg_id"] == "Gene::675", "the KG head alone must pick the entity whose target it reproduces"
+    (other,) = link(model, index, words, [(s, e, "gene")], weights={"alias": 1.0}, threshold=0.5)
+    assert other["kg_id"] == "Gene::672", "the alias signal alone goes by the name"
+
+
+def test_index_round_trips_through_save_load_and_the_hub_layout(model, tiny_bert_path, tmp_path):
+    kg = torch.randn(len(ENTITIES), model.config.kg_hidden_size, generator=torch.Generator().manual_seed(2))
+    model.kg_index = make_index(tiny_bert_path, kg_vectors=kg, settings={"threshold": 0.3})
+    folder = tmp_path / "saved"
+    model.save_pretrained(folder)
+    assert sorted(os.listdir(folder / KG_INDEX_DIR)) == ["entities.json", "index_config.json", "vectors.safetensors"]
+    expected = model.predict_entities(TEXT, LABELS, threshold=0.0, link=True)
+    assert expected and all({"kg_id", "kg_name", "kg_type", "kg_score"} <= set(e) for e in expected)
+
+    # the Hub layout: a snapshot in a huggingface_hub cache, resolved offline by repo id
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--me--kogner-linked"
+    shutil.copytree(folder, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for loaded in (KoGNERModel.from_pretrained(folder),
+                   KoGNERModel.from_pretrained("me/kogner-linked", cache_dir=str(tmp_path / "cache"), local_files_only=True)):  # fmt: skip
+        index = loaded.kg_index
+        assert index is not None and index.ids == model.kg_index.ids and index.aliases == model.kg_index.aliases
+        assert index.types == model.kg_index.types and index.degree.tolist() == model.kg_index.degree.tolist()
+        assert torch.allclose(index.vectors["kg"], model.kg_index.vectors["kg"]) and index.settings.threshold == 0.3
+        got = loaded.eval().predict_entities(TEXT, LABELS, threshold=0.0, link=True)
+        assert [(e["start"], e["label"], e["kg_id"]) for e in got] == [(e["start"], e["label"], e["kg_id"]) for e in expected]
+    # a model saved without an index loads with none, and link=True says what to do
+    model.kg_index = None
+    model.save_pretrained(tmp_path / "bare")
+    bare = KoGNERModel.from_pretrained(tmp_path / "bare")
+    assert bare.kg_index is None
+    with pytest.raises(ValueError, match="build-kg-index"):
+        bare.predict_entities(TEXT, LABELS, threshold=0.0, link=True)
+
+
+def test_pipeline_batch_and_demo_carry_the_ids(model, tiny_bert_path):
+    import app
+    from transformers import pipeline
+
+    model.kg_index = make_index(tiny_bert_path, settings={"weights": {"alias": 1.0}, "threshold": 0.5})
+    text = "BRCA1 and Imatinib."
+    batch = model.batch_predict_entities([text, TEXT], LABELS, threshold=0.0, link=True, top_k=2)
+    assert all("kg_candidates" in e and len(e["kg_candidates"]) <= 2 for ents in batch for e in ents)
+    by_text = {e["text"]: e for e in batch[0]}
+    if "BRCA1" in by_text and by_text["BRCA1"]["label"] == "gene":
+        assert by_text["BRCA1"]["kg_id"] == "Gene::672"
+    ner = pipeline("kogner-ner", model=model, tokenizer=model.tokenizer)
+    out = ner(text, labels=LABELS, threshold=0.0, link=True)
+    assert [o["kg_id"] for o in out] == [e["kg_id"] for e in model.predict_entities(text, LABELS, threshold=0.0, link=True)]
+    # the demo: with an index, the table shows id, name and link score of every entity
+    _, rows = app.predict(model, text, "gene, drug", 0.0)
+    assert rows and all(len(r) == len(app.HEADERS) for r in rows)
+    linked = {r[0]: r[5] for r in rows}
+    for entity in model.predict_entities(text, ["gene", "drug"], threshold=0.0, link=True):
+        assert linked[entity["text"]] == (entity["kg_id"] or "")
+    assert any(r[5] for r in rows) or not rows
+
+
+def test_linking_set_rerenders_mentions_and_keeps_gold_ids(tiny_bert_path):
+    from kogner_training.link_evaluation import build_linking_set, variants
+
+    assert variants("TNF-α") == {"case": "tnf-α", "hyphen": "TNF α", "greek": "TNF-alpha"}
+    assert variants("beta catenin")["greek"] == "β catenin" and variants("beta catenin")["plural"] == "beta catenins"
+    index = make_index(tiny_bert_path)
+    split = [{"tokenized_text": ["Imatinib", "treats", "chronic", "myeloid", "leukemia", "in", "BRCA1", "carriers", "."],
+              "ner": [{"start": 0, "end": 0, "label": "drug"}, {"start": 2, "end": 4, "label": "disease"},
+                      {"start": 6, "end": 6, "label": "gene"}],
+              "kge": [{"start": 0, "end": 0, "kg_id": "Compound::DB00619"}, {"start": 2, "end": 4, "kg_id": "Disease::DOID:8552"},
+                      {"start": 6, "end": 6, "kg_id": "Gene::672"}]}] * 20  # fmt: skip
+    sentences, gold, mentions, report = build_linking_set(split, index, seed=3, exclude_ids=["Compound::DB00619"])
+    assert report["mentions"] == 40 and report["dropped_seen_in_training"] == 20
+    for m in mentions:
+        words = sentences[m.sentence]
+        assert " ".join(words[m.start : m.end + 1]) == " ".join(__import__("modeling_kogner").words_of(m.surface))
+        assert m.rendering in ("alias", "case", "plural", "hyphen", "greek")
+        assert m.kg_id in ("Disease::DOID:8552", "Gene::672")
+        assert {"start": m.start, "end": m.end, "label": m.label, "kg_id": m.kg_id} in gold[m.sentence]
+    assert len({m.surface for m in mentions}) > 2, "renderings vary"
+    # "CML" names a disease and (as an alias) a gene: for a disease mention the type decides, so not ambiguous
+    cml = [m for m in mentions if m.surface == "CML"]
+    assert cml and not any(m.ambiguous for m in cml)
+    # two genes sharing an alias: ambiguous for a gene mention
+    shared = KGIndex(["G:1", "G:2"], ["Gene", "Gene"], ["AAA1", "BBB2"], [["XYZ1"], ["XYZ1"]], {})
+    one = [{"tokenized_text": ["AAA1", "."], "ner": [{"start": 0, "end": 0, "label": "gene"}], "kge": [{"start": 0, "end": 0, "kg_id": "G:1"}]}]
+    flags = {m.surface: m.ambiguous for seed in range(8) for m in build_linking_set(one, shared, seed=seed)[2]}
+    assert flags.get("XYZ1") is True and flags.get("aaa1") is False
