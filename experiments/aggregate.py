@@ -80,7 +80,7 @@ def compare(runs: Dict[str, Dict[int, Dict[str, Any]]], a: str, b: str, resample
             if name != "all" and subset is None:
                 continue
             stats = paired_bootstrap([_counts(r, d) for r in ra], [_counts(r, d) for r in rb], clusters, resamples, seed, subset)
-            out.append({"a": a, "b": b, "dataset": d, "subset": name, "resampled_by": "entity" if clusters else "sentence", **stats})
+            out.append({**stats, "a": a, "b": b, "dataset": d, "subset": name, "resampled_by": "entity" if clusters else "sentence"})
     return out
 
 

@@ -48,7 +48,7 @@ def forest_plot(comparisons: List[Mapping[str, Any]], path: Path) -> bool:
         for c in rows
     ]
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
-    ax.set_xlabel("difference in strict test F1 (points), 95% paired-bootstrap CI")
+    ax.set_xlabel("Δ strict test F1 (points), 95% bootstrap CI")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -84,11 +84,13 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
             lines.append(f"| {ARM_NAMES.get(arm, arm)} | " + " | ".join(_pct(per.get(t)) for t in types) + " |")
         lines.append("")
     lines += ["## Differences (paired bootstrap over test sentences; BMG resampled by KG entity)", "",
-              "| Dataset | Subset | A − B | Δ F1 (points) | 95% CI | P(Δ ≤ 0) | seeds A/B |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+              "| Dataset | Subset | A − B | F1 A / B | Δ F1 (points) | 95% CI | P(Δ ≤ 0) | seeds A/B | units |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in result["comparisons"]:
         lines.append(
             f"| {c['dataset']} | {c['subset'].replace('_', ' ')} | {ARM_NAMES.get(c['a'], c['a'])} − {ARM_NAMES.get(c['b'], c['b'])} | "
-            f"{100 * c['diff']:+.1f} | [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}] | {c['p_le_0']:.3f} | {c['n_seeds_a']}/{c['n_seeds_b']} |"
+            f"{100 * c['f1_a']:.1f} / {100 * c['f1_b']:.1f} | {100 * c['diff']:+.1f} | [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}] | "
+            f"{c['p_le_0']:.3f} | {c['n_seeds_a']}/{c['n_seeds_b']} | {c['n_units']} {'entities' if c['resampled_by'] == 'entity' else 'sentences'} |"
         )
     if plot_name:
         lines += ["", f"![forest plot of the differences]({plot_name})"]

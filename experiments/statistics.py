@@ -53,7 +53,8 @@ def paired_bootstrap(
         clusters: per sentence a cluster key (resampled together), or None (sentences are independent).
         subset: only these sentence indices.
     Returns:
-        ``{"diff", "ci_low", "ci_high", "p_le_0", "a", "b", "n_seeds_a", "n_seeds_b", "n_units", "resamples"}``.
+        ``{"diff", "ci_low", "ci_high", "p_le_0", "f1_a", "f1_b", "n_seeds_a", "n_seeds_b", "n_units", "resamples"}``
+        (``f1_a``/``f1_b``: the arms' seed-averaged F1 on all units).
     """
     a = np.stack([np.asarray(c, dtype=float) for c in counts_a])  # [Sa, n, 3]
     b = np.stack([np.asarray(c, dtype=float) for c in counts_b])
@@ -75,8 +76,8 @@ def paired_bootstrap(
         "ci_low": float(np.percentile(diffs, 2.5)),
         "ci_high": float(np.percentile(diffs, 97.5)),
         "p_le_0": float((diffs <= 0).mean()),
-        "a": float(point_a),
-        "b": float(point_b),
+        "f1_a": float(point_a),
+        "f1_b": float(point_b),
         "n_seeds_a": int(a.shape[0]),
         "n_seeds_b": int(b.shape[0]),
         "n_units": int(len(set(clusters)) if clusters is not None else n),
