@@ -113,6 +113,29 @@ def bench_kg(name: str, kg: str, kg_format: str | None, out: Path, extra: list) 
     }
 
 
+def collect_partial(name: str, folder: Path, reason: str) -> dict:
+    """A run record from the finished stages of an unfinished bench folder (stage records only: the stage's own
+    seconds; process CPU and RSS are known only to the bench process that started it)."""
+    rows, run = {}, {"kg": name, "folder": str(folder), "partial": reason}
+    for stage in ("text", "graph", "transr"):
+        path = folder / "stages" / f"{stage}.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        rows[stage] = {"seconds": record["seconds"], "process_wall_seconds": None, "process_cpu_seconds": None,
+                       "peak_rss_gb": None, "load_average_start_end": None}
+        if stage == "transr":
+            run["transr"] = {k: record[k] for k in ("kge_model", "triples", "test", "best_epoch", "best_valid_mrr",
+                                                    "transe_best_epoch", "transe_best_valid_mrr", "history",
+                                                    "transe_history", "config", "transe_seconds", "train_seconds",
+                                                    "eval_seconds")}
+        if stage == "graph":
+            run["graph"] = {k: record[k] for k in ("task", "type_probe_test_accuracy", "classifier_head_test_accuracy",
+                                                   "link_probe", "history")}
+    run["stages"] = rows
+    return run
+
+
 def loss_selection(kg: str, kg_format: str | None, out: Path, losses: list, extra: list) -> dict:
     """Z'' stage alone per loss; validation MRR decides (test figures are kept but not used to choose)."""
     result = {}
@@ -131,6 +154,10 @@ def loss_selection(kg: str, kg_format: str | None, out: Path, losses: list, extr
 
 
 # ---------------------------------------------------------------- tables (generated from the results file)
+def _n(value) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
 def _ci(entry: dict, key: str = "mrr") -> str:
     lo, hi = entry[f"{key}_ci95"]
     return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
@@ -151,16 +178,19 @@ def render(results: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in runs:
         for stage, row in r["stages"].items():
-            la = row["load_average_start_end"]
-            lines.append(f"| {r['kg']} | {r['entities']:,} / {r['triples']:,} | {stage} | {row['process_wall_seconds']} | "
+            la = row.get("load_average_start_end") or [float("nan")] * 2
+            lines.append(f"| {r['kg']} | {_n(r['entities'])} / {_n(r['triples'])} | {stage} | {row['process_wall_seconds']} | "
                          f"{row['process_cpu_seconds']} | {row['peak_rss_gb']} | {la[0]:.1f} → {la[1]:.1f} |")
+        if r.get("partial"):
+            lines.append(f"| {r['kg']} | | (partial: {r['partial']}) | | | | |")
+            continue
         ok = "within" if r["total_wall_seconds"] <= TARGET_SECONDS and r["max_peak_rss_gb"] <= TARGET_RSS_GB else "NOT within"
         lines.append(f"| {r['kg']} | | **total** | **{r['total_wall_seconds']}** | **{r['total_cpu_seconds']}** | "
                      f"**{r['max_peak_rss_gb']}** | {ok} {TARGET_SECONDS} s / {TARGET_RSS_GB} GB, measured under load |")
     lines += ["", "Unit costs (CPU seconds of the stage process, load included, divided by its work):", "",
               "| KG | Z: ms CPU per entity | Z': ms CPU per node | Z'': µs CPU per training triple and epoch (TransE + TransR epochs run) |",
               "|---|---|---|---|"]
-    for r in runs:
+    for r in (r for r in runs if not r.get("partial")):
         st, t = r["stages"], r["transr"]
         epochs = len(t["history"]) + len(t["transe_history"])
         per_triple = 1e6 * st["transr"]["process_cpu_seconds"] / max(t["triples"]["train"] * epochs, 1)
@@ -171,7 +201,7 @@ def render(results: dict) -> str:
                   "MRR with 95% bootstrap CI over triples)", "",
               "| KG | ranked | TransR | TransE warm start | degree | relation degree | TransR − relation degree | "
               "TransR Hits@10 | relation-degree Hits@10 | best epoch (valid MRR) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in runs:
+    for r in (r for r in runs if "transr" in r):
         o = r["transr"]["test"]["overall"]
         d = o["transr_minus_relation_degree_mrr"]
         warm = _ci(o["transe_warm_start"]) if "transe_warm_start" in o else "–"
@@ -179,7 +209,7 @@ def render(results: dict) -> str:
                      f"{_ci(o['relation_degree'])} | {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
                      f"{o['transr']['hits@10']:.3f} | {o['relation_degree']['hits@10']:.3f} | "
                      f"{r['transr']['best_epoch']} ({r['transr']['best_valid_mrr']:.3f}) |")
-    for r in runs:
+    for r in (r for r in runs if "transr" in r):
         lines += ["", f"Per relation, {r['kg']} (test triples; MRR with 95% CI):", "",
                   "| relation | triples | TransR | relation degree | degree | TransR Hits@10 |", "|---|---|---|---|---|---|"]
         for rel, e in sorted(r["transr"]["test"]["per_relation"].items(), key=lambda kv: -kv[1]["triples"]):
@@ -189,7 +219,7 @@ def render(results: dict) -> str:
                   "negatives are type-matched)", "",
               "| KG | pretext | type acc. Z | type acc. Z' | link AUC Z | link AUC Z + type | link AUC Z' | "
               "link AUC Z + Z' + type | probe pairs (fit / test) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in runs:
+    for r in (r for r in runs if "graph" in r):
         g = r["graph"]
         acc, auc, lp = g["type_probe_test_accuracy"], g["link_probe"]["auc"], g["link_probe"]
         lines.append(f"| {r['kg']} | {g['task']} | {acc['text']:.3f} | {acc['graph']:.3f} | {auc['text']:.3f} | "
@@ -197,7 +227,7 @@ def render(results: dict) -> str:
                      f"{lp['probe_train_pairs']} / {lp['held_out_pairs']} |")
     lines += ["", "### Share of variance explained by entity type (target of `fit_kg_target`)", "",
               "| KG | Z (text) | Z' (graph) | Z'' (TransR) | weighted H | target (top-58 PCA) |", "|---|---|---|---|---|---|"]
-    for r in runs:
+    for r in (r for r in runs if "target_type_variance" in r):
         tv = r["target_type_variance"]
         pb = tv["per_block"]
         lines.append(f"| {r['kg']} | {pb.get('text', float('nan')):.3f} | {pb.get('graph', float('nan')):.3f} | "
@@ -243,6 +273,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--losses", nargs="*", default=[], help="also compare these sLCWA losses on the embedded KG")
     ap.add_argument("--render", nargs="+", default=None, help="only render these results files (to --doc or stdout)")
     ap.add_argument("--doc", default=None, help="markdown file whose generated block is replaced")
+    ap.add_argument("--collect", nargs=3, metavar=("KG_NAME", "FOLDER", "REASON"), default=None,
+                    help="write the finished stages of an unfinished bench folder as a partial run to --json")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more kg_teacher arguments")
     args = ap.parse_args(argv)
     if args.render:
@@ -254,6 +286,15 @@ def main(argv=None) -> dict:
         return results
 
     from kogner_training.provenance import provenance
+
+    if args.collect:
+        name, folder, reason = args.collect
+        run = collect_partial(name, Path(folder), reason)
+        meta = {"entities": None, "triples": None}
+        run.update({k: v for k, v in meta.items() if k not in run})
+        results = {"runs": [run], "loss_selection": None, "provenance": provenance()}
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
+        return results
 
     inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs else {}
     record = provenance(inputs=inputs)  # at the start: the code that runs, even if the checkout changes meanwhile

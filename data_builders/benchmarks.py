@@ -187,12 +187,10 @@ FORMATS = {"conll": read_conll, "jsonl": read_jsonl}
 
 
 def _first_line(path: Path) -> str:
-    """The first non-empty line, for format detection only: bad bytes are replaced here and reported by the reader."""
-    with open(path, "rb") as handle:
-        for raw in handle:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if line:
-                return line
+    with open_text(path, hint=NOT_UTF8) as handle:
+        for line in handle:
+            if line.strip():
+                return line.strip()
     return ""
 
 

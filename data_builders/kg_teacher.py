@@ -67,7 +67,7 @@ class TeacherArguments:
     # Z'
     gt_layers: int = field(default=2, metadata={"help": "K, Graph Transformer layers"})
     gt_heads: int = field(default=4)
-    gt_epochs: int = field(default=4)
+    gt_epochs: int = field(default=GraphTransformerConfig.epochs)
     gt_batch_size: int = field(default=512)
     gt_max_steps_per_epoch: int = field(default=200)
     gt_num_neighbors: List[int] = field(default_factory=lambda: [10, 5], metadata={"help": "fan-out per layer"})

@@ -97,14 +97,14 @@ def kg_effect(comparisons: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
         found = {c["b"]: c for c in comparisons if c["dataset"] == d and c["subset"] == "all" and c["a"] == "full_H"}
         missing = [ctl for ctl in CONTROLS if ctl not in found]
         if missing:
-            out[d] = {"claimed": False, "why": f"no {' / '.join(missing)} control finished"}
+            out[d] = {"claimed": False, "judged": False, "why": f"no {' / '.join(missing)} control finished"}
             continue
         beats = all(found[ctl]["ci_low"] > 0 for ctl in CONTROLS)
         why = "; ".join(
             f"full H − {ctl}: {100 * found[ctl]['diff']:+.1f} [{100 * found[ctl]['ci_low']:+.1f}, {100 * found[ctl]['ci_high']:+.1f}]"
             for ctl in CONTROLS
         )
-        out[d] = {"claimed": bool(beats), "why": why}
+        out[d] = {"claimed": bool(beats), "judged": True, "why": why}
     return out
 
 
@@ -140,6 +140,8 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "run_commits": commits,
         "inputs": one["run"]["inputs"] if one else None,
         "teacher_meta": _teacher_meta(config),
+        "notes": list(config.raw.get("notes") or []),
+        "name_baseline": _name_baseline(config),
         "provenance": provenance(inputs={"corpus": config.resolve(config.raw["corpus"]), "teacher": config.resolve(config.raw["teacher"])}),
     }
     out = config.results_dir
@@ -150,6 +152,19 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     plotted = forest_plot(comparisons, png_path)
     md_path.write_text(to_markdown(result, png_path.name if plotted else None))
     return [json_path, md_path] + ([png_path] if plotted else [])
+
+
+def _name_baseline(config: ExperimentConfig) -> Optional[Dict[str, Any]]:
+    """``name_baseline.json`` (``python -m experiments.name_baseline``) when it was made on the same corpus and teacher."""
+    path = config.results_dir / "name_baseline.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    from kogner_training.provenance import fingerprint_path
+
+    made_on = {k: v.get("sha256") for k, v in (data.get("provenance", {}).get("inputs") or {}).items()}
+    current = {k: fingerprint_path(config.resolve(config.raw[k])) for k in ("corpus", "teacher")}
+    return data["splits"] if made_on == current else None
 
 
 def _teacher_meta(config: ExperimentConfig) -> Dict[str, Any]:

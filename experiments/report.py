@@ -105,6 +105,13 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
             for split, h in head.items():
                 lines.append(f"| {ARM_NAMES.get(arm, arm)} | {split} | {_num(h['r2'])} | {_num(h['acc@1'])} | {_num(h['acc@10'])} | "
                              f"{_num(h['chance@1'])} | {_num(h['chance@10'])} |")  # fmt: skip
+    if result.get("name_baseline"):
+        lines += ["", "Name-embedding baseline (no model: the mention text and every same-type entity encoded with Z's "
+                  "encoder, cosine; `experiments/name_baseline.py`):", "",
+                  "| Split | vs | acc@1 | acc@10 |", "|---|---|---|---|"]  # fmt: skip
+        for split, by in result["name_baseline"].items():
+            for what, r in by.items():
+                lines.append(f"| {split} | {'Z of entity names' if what == 'names' else 'teacher Z rows'} | {r['acc@1']:.3f} | {r['acc@10']:.3f} |")
     p = result["protocol"]
     lines += ["", "## Protocol", "", "Everything but the teacher table (and b) is the same for every arm:", "", "```yaml"]
     lines += [f"train: {p['train']}", f"grid overrides: {p['grid_overrides']}", f"arms: {p['arms']}", f"evaluation: {p['evaluation']}",
@@ -118,4 +125,6 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
         lines.append(f"- {name}: `{value['path']}` sha256 `{value['sha256'][:16]}…`")
     if result.get("teacher_meta"):
         lines.append(f"- teacher meta: {result['teacher_meta']}")
+    for note in result.get("notes") or []:
+        lines.append(f"- note: {note}")
     return "\n".join(lines) + "\n"

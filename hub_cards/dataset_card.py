@@ -137,13 +137,17 @@ def main(argv=None) -> None:
     parser.add_argument("--repo-id", default=None, help="the dataset's Hub id, for the usage snippet")
     parser.add_argument("--kg-attribution", default=None, help="Markdown file with the KG's sources and licences")
     args = parser.parse_args(argv)
-    attribution = Path(args.kg_attribution).read_text(encoding="utf-8") if args.kg_attribution else None
+    from modeling_kogner.errors_kogner import KoGNERUserError, decode_text, one_line
+
+    attribution = decode_text(args.kg_attribution, arg="--kg-attribution", hint="give a UTF-8 Markdown file") if args.kg_attribution else None
     try:
         path = write_dataset_card(args.folder, license=args.license, repo_id=args.repo_id, kg_attribution=attribution)
-    except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from None
+    except (ValueError, FileNotFoundError) as err:  # the folder or its summary.json
+        raise KoGNERUserError(one_line(err)) from err
     print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main()
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "python -m hub_cards.dataset_card")

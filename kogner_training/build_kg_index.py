@@ -57,7 +57,12 @@ def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Opti
         vectors["text"] = emb.blocks["text"]
     else:
         logger.warning("the teacher has no 'text' block: the index has no text-similarity signal")
-    block_dims = dict(model.config.kg_block_dims or {})
+    from data_builders.teacher.embeddings import BLOCKS
+
+    # config.json stores kg_block_dims with sorted keys, so its order is not the order H was assembled in;
+    # training assembles H in the canonical order (text, graph, transr), filtered to the chosen blocks.
+    saved = dict(model.config.kg_block_dims or {})
+    block_dims = {b: saved[b] for b in BLOCKS if b in saved}
     if not block_dims and model.config.kg_embedding_dim == emb.dim:  # distilled from the whole table, one block
         block_dims = emb.block_dims
     if model.config.kg_embedding_dim and block_dims and set(block_dims) <= set(emb.blocks):

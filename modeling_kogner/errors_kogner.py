@@ -26,7 +26,8 @@ processes as ``KOGNER_DEBUG=1``.
 Raise the class where the cause is known to be the user's input, or translate a known exception type at
 such a boundary (``raise KoGNERUserError(...) from err``); never turn every ``ValueError`` into one.
 
-This module imports nothing beyond the standard library, so it is safe to use before ``import torch``.
+This module imports only the standard library (importing it as ``modeling_kogner.errors_kogner`` still
+runs the package's ``__init__``).
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def run_cli(main: Callable[..., Any], prog: Optional[str] = None, argv: Optional
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `kogner predict ... | head`: the reader stopped early, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when stdout is flushed at exit
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -43,8 +43,10 @@ def render_distillation(result: Mapping[str, Any]) -> List[str]:
         "finished seeds: " + ", ".join(f"{name} {seeds.get(key, 0)}" for key, name in ARMS) + ".",
         "",
     ]
+    if not arms:
+        return lines + ["No run of the grid has finished yet, so there is nothing to report and no KG effect is claimed."]
     if min(seeds.values() or [0]) < 2:
-        lines += ["**At most one seed per arm has finished: these are anecdotes, not evidence.**", ""]
+        lines += ["**Some arm has at most one finished seed: those figures are anecdotes, not evidence.**", ""]
     lines += ["Strict span F1 (× 100) on the test splits at thresholds chosen on each dataset's dev split, mean ± sd over seeds:", "",
               "| Dataset | " + " | ".join(name for _, name in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
     for key, name in DATASETS:
@@ -58,7 +60,10 @@ def render_distillation(result: Mapping[str, Any]) -> List[str]:
     lines += [""]
     verdicts = result.get("kg_effect", {})
     shown = [d for d, v in verdicts.items() if v["claimed"]]
-    if shown:
+    if not any(v.get("judged", True) for v in verdicts.values()):
+        lines.append("**No KG effect is claimed**: the permuted-within-type and type-centroid controls have not "
+                     "finished, and without them a difference to b = 0 cannot be attributed to the KG.")  # fmt: skip
+    elif shown:
         lines.append("A KG effect (full H better than both the permuted and the centroid control, 95% CI excluding 0) is shown on: "
                      + ", ".join(shown) + ".")  # fmt: skip
     else:

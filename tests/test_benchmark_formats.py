@@ -9,6 +9,7 @@ import pytest
 
 import eval as kogner_eval
 from data_builders.benchmarks import BenchmarkFormatError, detect_format
+from modeling_kogner.errors_kogner import KoGNERUserError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "eval"
 NESTED, CONLL = FIXTURES / "nested_test.jsonl", FIXTURES / "conll_test.tsv"
@@ -41,8 +42,6 @@ def test_format_overrides_and_errors_name_the_formats_tried(tmp_path):
 
 
 def test_cli_format_flag(tmp_path, capsys):
-    from modeling_kogner.errors_kogner import KoGNERUserError
-
     with pytest.raises(KoGNERUserError, match="unknown benchmark format 'xml'; choose from conll, jsonl"):
         kogner_eval.main(["--model", "x", "--dataset", f"g={NESTED}", "--format", "g=xml"])
     with pytest.raises(KoGNERUserError, match=r"--format names unknown datasets \['h'\]"):

@@ -187,5 +187,6 @@ def test_kg_effect_needs_both_controls_beaten_and_the_readme_says_so():
               "kg_effect": verdict}  # fmt: skip
     text = "\n".join(render.render_distillation(result))
     assert "No KG effect is shown" in text and "anecdotes" in text and "50.0" in text
+    assert "No KG effect is claimed" in "\n".join(render.render_distillation({**result, "kg_effect": {}}))
     readme = f"intro\n{render.START}\nold hand-typed table\n{render.END}\nrest"
     assert "old hand-typed" not in render.replace_section(readme, "NEW") and render.replace_section(readme, "NEW").endswith("rest")

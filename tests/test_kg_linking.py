@@ -196,3 +196,27 @@ def test_linking_set_rerenders_mentions_and_keeps_gold_ids(tiny_bert_path):
     one = [{"tokenized_text": ["AAA1", "."], "ner": [{"start": 0, "end": 0, "label": "gene"}], "kge": [{"start": 0, "end": 0, "kg_id": "G:1"}]}]
     flags = {m.surface: m.ambiguous for seed in range(8) for m in build_linking_set(one, shared, seed=seed)[2]}
     assert flags.get("XYZ1") is True and flags.get("aaa1") is False
+
+
+def test_build_kg_index_from_a_teacher_folder(model, tmp_path):
+    import pandas as pd
+    from safetensors.torch import save_file
+
+    from kogner_training.build_kg_index import build_kg_index
+
+    g = torch.Generator().manual_seed(3)
+    blocks = {"text": torch.randn(len(ENTITIES), 4, generator=g), "transr": torch.randn(len(ENTITIES), 5, generator=g)}
+    save_file(blocks, str(tmp_path / "kg_embeddings.safetensors"))
+    ids, types, names, aliases = (list(col) for col in zip(*ENTITIES))
+    pd.DataFrame({"row": range(len(ids)), "id": ids, "type": types, "name": names, "aliases": aliases}).to_parquet(
+        tmp_path / "entities.parquet", index=False)
+    meta = {"blocks": ["text", "transr"], "block_dims": {"text": 4, "transr": 5}, "arguments": {"kg": None},
+            "metrics": {"text": {"max_length": 32, "input": "name: description"}}}  # fmt: skip
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    # the model was distilled from [text, transr]; its saved config lists the blocks with sorted keys
+    model.config.kg_block_dims = {"transr": 5, "text": 4}
+    index = build_kg_index(tmp_path, model)
+    assert index.ids == ids and index.aliases == aliases and index.config["text_max_length"] == 32
+    expected = torch.nn.functional.normalize(model.kg_target(torch.cat([blocks["text"], blocks["transr"]], 1)), dim=-1)
+    assert torch.allclose(index.vectors["kg"], expected, atol=1e-6), "H must be assembled in the training order"
+    assert torch.allclose(index.vectors["text"], torch.nn.functional.normalize(blocks["text"], dim=-1))

@@ -276,3 +276,10 @@ def test_predict_reads_long_lines_in_windows_and_says_so(tmp_path, tiny_bert_pat
     assert records[1]["entities"] and max(e["end"] for e in records[1]["entities"]) > len(records[1]["text"]) // 2
     assert "skipped 1 blank line(s)" in captured.err
     assert "1 text(s) longer than one encoder window were read in overlapping windows (line 3)" in captured.err
+
+
+def test_dataset_card_cli(tmp_path):
+    from hub_cards import dataset_card
+
+    _user_error(dataset_card.main, str(tmp_path / "nope"), "nope")
+    _user_error(dataset_card.main, str(tmp_path), "--kg-attribution", str(tmp_path / "none.md"), "--kg-attribution: no such file")

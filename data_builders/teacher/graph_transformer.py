@@ -49,7 +49,7 @@ class GraphTransformerConfig:
     dropout: float = 0.1
     num_neighbors: List[int] = field(default_factory=lambda: [10, 5])
     batch_size: int = 512
-    epochs: int = 4
+    epochs: int = 8  # of about len(train nodes) / batch_size steps each, at most max_steps_per_epoch
     max_steps_per_epoch: int = 200
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -57,7 +57,7 @@ class GraphTransformerConfig:
     valid_fraction: float = 0.1
     edge_features: str = "verb"  # verb | none | relation
     objective: str = "link+type"  # link | type | link+type
-    link_batch_size: int = 170  # edges per step (each with one type-matched negative: ~3 seeds per edge)
+    link_batch_size: int = 170  # edges per step (each with one type-matched negative: ~3 seeds per edge ≈ batch_size)
     probe_held_out: int = 2000  # entity pairs removed from the graph for the link probe
     probe_train: int = 5000  # linked pairs the link probe is fitted on
 
@@ -228,11 +228,13 @@ def train_graph_transformer(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sample = _SubgraphSampler(data, cfg.num_neighbors)
     history, best_valid, best_state = [], -1.0, None
+    # an epoch sees about as many seed nodes as there are training nodes (each link step has ~3 seeds per edge)
+    steps_per_epoch = max(1, min(cfg.max_steps_per_epoch, -(-len(train_idx) // cfg.batch_size)))
     t0 = time.time()
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
-        bar = progress(range(cfg.max_steps_per_epoch), desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}",
+        bar = progress(range(steps_per_epoch), desc=f"graph transformer (Z') epoch {epoch + 1}/{cfg.epochs}",
                    unit="step", disable=not show_progress)
         for _ in bar:
             if use_link and len(edges):
