@@ -2,13 +2,13 @@
 # Licensed under the Apache License, Version 2.0.
 """Evaluate KoGNER models on biomedical NER benchmarks: the paper's Table 2 as a command.
 
-Every score is strict entity-level micro F1 (exact word span and label, :mod:`metrics.span_f1`).
+Every score is strict entity-level micro F1 (exact word span and label, :mod:`kogner_training.metrics.span_f1`).
 The corpus' own gold tokens are fed to the model as words (``predict_word_spans``), so predicted and
 gold spans index the same words. Decoding is flat by default; ``--nested`` switches GENIA-style data
 to nested decoding. With ``--dev`` the threshold is chosen on that dev split (best F1 over a grid),
 otherwise ``--threshold`` is used; ``--threshold dev`` requires a ``--dev`` split for every dataset. Each
 split is run through the model once (every span × label candidate above a floor is kept,
-:mod:`metrics.span_candidates`); thresholds are then tried offline, and a threshold-free PR-AUC over the
+:mod:`kogner_training.metrics.span_candidates`); thresholds are then tried offline, and a threshold-free PR-AUC over the
 candidates is reported next to F1.
 
     python eval.py --model kogner=./kogner --model gliner-ft=./gliner_ft \\
@@ -36,9 +36,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from data_builders.progress import progress
 
-from metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
-from metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
-from metrics.span_f1 import compute_span_f1
+from kogner_training.metrics.span_candidates import CANDIDATE_FLOOR, average_precision, decode_candidates
+from kogner_training.metrics.span_candidates import choose_threshold as choose_threshold_from_candidates
+from kogner_training.metrics.span_f1 import compute_span_f1
 from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, one_line, run_cli
 
 logger = logging.getLogger("kogner.eval")
@@ -264,8 +264,8 @@ def evaluate_model(
 
     With ``dev_dataset`` the threshold is chosen on it (:func:`choose_threshold`) and ``threshold``
     only breaks ties. The test split is run once; its candidates give F1 at the threshold and the
-    threshold-free ``pr_auc`` (:func:`metrics.span_candidates.average_precision`, ``pr_auc_per_label``).
-    The result is :func:`metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
+    threshold-free ``pr_auc`` (:func:`kogner_training.metrics.span_candidates.average_precision`, ``pr_auc_per_label``).
+    The result is :func:`kogner_training.metrics.span_f1.compute_span_f1`'s dict plus ``threshold``,
     ``threshold_source`` (``"fixed"`` or ``"dev"``), ``dev_f1_by_threshold``, ``labels``, ``flat_ner``,
     ``predict_seconds`` and ``sentences_per_second`` (test split only); with ``return_predictions`` also ``predictions`` (per example
     ``[(start, end, label, score)]``).

@@ -3,7 +3,7 @@
 Per dataset (BMG-NER test, NCBI-disease test, BC5CDR test, as the config lists them):
 
 * one forward pass over the dev split and one over the test split (every span × label candidate above
-  :data:`~metrics.span_candidates.CANDIDATE_FLOOR`, no decoding);
+  :data:`~kogner_training.metrics.span_candidates.CANDIDATE_FLOOR`, no decoding);
 * the threshold with the best dev F1 (a documented, fixed random subsample of the dev split where the config
   says so — BC5CDR's 4.6k dev sentences — the test split is always complete);
 * on test: strict micro F1 at that threshold, P/R, F1 and PR-AUC per type, micro PR-AUC, and per-example
@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
-from metrics.span_candidates import (
+from kogner_training.metrics.span_candidates import (
     CANDIDATE_FLOOR,
     average_precision,
     choose_threshold,

@@ -3,7 +3,7 @@
 Span logits are [B, T, w, C] with T and C varying per batch, so they cannot be concatenated across
 batches. The trainer decodes each batch right away into fixed-width rows ``(start, end, type index)``
 (padding -100, which ``Trainer.evaluation_loop`` pads and gathers across processes), and
-:class:`SpanF1Metrics` turns the gathered rows back into spans for :func:`metrics.span_f1.compute_span_f1`.
+:class:`SpanF1Metrics` turns the gathered rows back into spans for :func:`kogner_training.metrics.span_f1.compute_span_f1`.
 Decoding is the model's own (``modeling_kogner.decoding_kogner``): threshold, then greedy flat/nested.
 """
 
@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from transformers import EvalPrediction
 
-from metrics.span_f1 import compute_span_f1
 from modeling_kogner.decoding_kogner import candidates_from_probs, greedy_decode
+
+from .metrics.span_f1 import compute_span_f1
 
 __all__ = ["decode_span_logits", "SpanF1Metrics", "PAD"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import eval as kogner_eval
-from metrics.span_f1 import compute_span_f1
+from kogner_training.metrics.span_f1 import compute_span_f1
 from modeling_kogner.decoding_kogner import Candidate, greedy_decode
 from modeling_kogner.errors_kogner import KoGNERUserError
 

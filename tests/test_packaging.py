@@ -66,3 +66,11 @@ def test_inference_import_and_load_need_no_extra(tiny_bert_path, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
     assert got["loaded"] == [] and got["entities"] > 0
+
+
+def test_installed_top_level_names_are_the_users_layout_and_kogner_specific():
+    """No generic top-level package (``metrics``) is installed; ``data_builders`` stays (the user's layout)."""
+    include = _setup_cfg()["options.packages.find"]["include"].split()
+    top_level = {name.split(".")[0] for name in include}
+    assert top_level == {"modeling_kogner", "data_builders", "kogner_training", "hub_cards"}
+    assert _setup_cfg()["options"]["py_modules"].split() == ["kogner_cli"]

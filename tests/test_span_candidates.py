@@ -1,8 +1,8 @@
-"""metrics.span_candidates: PR-AUC of ranked candidates, thresholds from one pass, per-example counts."""
+"""kogner_training.metrics.span_candidates: PR-AUC of ranked candidates, thresholds from one pass, per-example counts."""
 
 import math
 
-from metrics.span_candidates import average_precision, choose_threshold, decode_candidates, per_example_counts
+from kogner_training.metrics.span_candidates import average_precision, choose_threshold, decode_candidates, per_example_counts
 
 GOLD = [[{"start": 0, "end": 1, "label": "gene"}], [{"start": 2, "end": 2, "label": "drug"}, {"start": 4, "end": 4, "label": "gene"}]]
 

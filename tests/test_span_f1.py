@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from metrics.span_f1 import METRIC_PATH, compute_span_f1, load
+from kogner_training.metrics.span_f1 import METRIC_PATH, compute_span_f1, load
 
 
 def span(start, end, label):

@@ -12,14 +12,14 @@ This file is both
 * a local `evaluate` module, loaded by path (``evaluate.load("seqeval")`` needs the Hub)::
 
       >>> import evaluate
-      >>> span_f1 = evaluate.load("metrics/span_f1")
+      >>> span_f1 = evaluate.load("kogner_training/metrics/span_f1")
       >>> span_f1.compute(predictions=[[(0, 1, "gene")]], references=[[{"start": 0, "end": 1, "label": "gene"}]])["f1"]
       1.0
 
 * and the pure-Python core, importable without `evaluate` state, which the Trainer's
   ``compute_metrics`` and ``eval.py`` call directly::
 
-      >>> from metrics.span_f1 import compute_span_f1
+      >>> from kogner_training.metrics.span_f1 import compute_span_f1
       >>> compute_span_f1([[(0, 1, "gene")]], [[(0, 2, "gene")]])["f1"]
       0.0
 
@@ -67,7 +67,7 @@ Returns:
     num_examples: how many examples were scored.
 Duplicate spans inside one example (same start, end and label) count once.
 Examples:
-    >>> span_f1 = evaluate.load("metrics/span_f1")
+    >>> span_f1 = evaluate.load("kogner_training/metrics/span_f1")
     >>> results = span_f1.compute(
     ...     predictions=[[(0, 1, "disease"), (4, 4, "drug")]],
     ...     references=[[{"start": 0, "end": 1, "label": "disease"}, {"start": 4, "end": 5, "label": "drug"}]],

@@ -1,1 +1,0 @@
-"""Local `evaluate` modules shipped with KoGNER (loaded by path, no Hub access needed)."""
