@@ -109,6 +109,9 @@ class KoGNERDataCollator:
             (start, end, index into ``entity_types``; padding -100) for span F1, instead of sampled prompts.
         seed (`int`): negative sampling is a function of (seed, epoch, example), so it is reproducible and a
             resumed run sees the same prompts as an uninterrupted one.
+        label_families ([`~kogner_training.label_families.LabelFamilySampler`], *optional*): training only: names
+            each example's gold types from its mentions' label families and keeps same-family names out of its
+            negatives; the negative pool is then every trainable family name.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class KoGNERDataCollator:
         max_negative_types: int = 25,
         evaluation: bool = False,
         seed: int = 42,
+        label_families=None,
     ):
         types = [str(t) for t in entity_types]
         if not types:
@@ -136,6 +140,8 @@ class KoGNERDataCollator:
         self.epoch = 0
         self.report = CollatorReport()
         self._type_index = {t: i for i, t in enumerate(types)}
+        self.label_families = None if self.evaluation else label_families
+        self.negative_pool = self.label_families.train_names() if self.label_families is not None else types
         if self.evaluation and len(types) > self.config.max_types:
             raise ValueError(
                 f"evaluation prompts every example with all {len(types)} entity types, more than config.max_types="
@@ -160,7 +166,7 @@ class KoGNERDataCollator:
         fingerprint = zlib.crc32("\x1f".join(words).encode("utf-8"))
         return random.Random(f"{self.seed}/{self.epoch}/{fingerprint}")
 
-    def _label_set(self, words: Sequence[str], gold: List[str], where: str) -> Tuple[List[str], set]:
+    def _label_set(self, words: Sequence[str], gold: List[str], where: str, barred: Iterable[str] = ()) -> Tuple[List[str], set]:
         """The prompt's types and the gold types that did not fit in it."""
         if self.evaluation:
             unknown = sorted(set(gold) - set(self._type_index))
@@ -175,7 +181,7 @@ class KoGNERDataCollator:
         rng.shuffle(gold_types)
         cap = self.config.max_types
         kept, dropped = gold_types[:cap], set(gold_types[cap:])
-        pool = [t for t in self.entity_types if t not in set(gold_types)]
+        pool = [t for t in self.negative_pool if t not in set(gold_types) and t not in barred]
         room = min(cap - len(kept), len(pool))
         k = min(rng.randint(0, self.max_negative_types), room) if room > 0 else 0
         if not kept and k == 0 and room > 0:
@@ -202,7 +208,11 @@ class KoGNERDataCollator:
             where = f"example {' '.join(words[:8])!r}"
             ner = [_check_span(s, len(words), "ner", "label", where) for s in _spans(example, "ner")]
             kge = [_check_span(s, len(words), "kge", "kg_id", where) for s in _spans(example, KG_COLUMN)]
-            types, dropped = self._label_set(words, [label for _, _, label in ner], where)
+            barred: set = set()
+            if self.label_families is not None:  # gold names from the mentions' families (label_families.py)
+                families = [list(s.get("families") or []) for s in _spans(example, "ner")]
+                ner, barred = self.label_families.name_spans(ner, families, self._example_rng(["families", *words]))
+            types, dropped = self._label_set(words, [label for _, _, label in ner], where, barred)
             for start, end, label in ner:
                 if label in dropped:
                     self.report.add(NER_TYPE_DROPPED, example=label)

@@ -120,6 +120,7 @@ class KoGNERTrainer(Trainer):
         kg_embeddings (`KGEmbeddings`, *optional*): the teacher table; loaded from ``args.kg_embeddings`` when
             omitted and ``dist_loss_weight > 0``. The model's target map is fitted on it if not fitted yet.
         entity_types (`Sequence[str]`, *optional*): type pool (default: every label of the given datasets).
+        label_families ([`LabelFamilySampler`], *optional*): names gold types from label families (training only).
         compute_metrics: defaults to strict span F1 ([`SpanF1Metrics`]).
         Other arguments go to [`~transformers.Trainer`].
     """
@@ -135,6 +136,7 @@ class KoGNERTrainer(Trainer):
         entity_types: Optional[Sequence[str]] = None,
         compute_metrics=None,
         callbacks: Optional[List[TrainerCallback]] = None,
+        label_families=None,
         **kwargs,
     ):
         if not isinstance(model, KoGNERModel):
@@ -156,7 +158,7 @@ class KoGNERTrainer(Trainer):
             pool = list(entity_types) if entity_types else entity_types_of([train_dataset, *_as_datasets(eval_dataset)])
             data_collator = KoGNERDataCollator(
                 KoGNERProcessor.from_model(model), pool, kg_embeddings=kg_embeddings,
-                max_negative_types=args.max_negative_types, seed=args.seed,
+                max_negative_types=args.max_negative_types, seed=args.seed, label_families=label_families,
             )  # fmt: skip
         elif not isinstance(data_collator, KoGNERDataCollator):
             raise TypeError(f"data_collator must be a KoGNERDataCollator, got {type(data_collator).__name__}")

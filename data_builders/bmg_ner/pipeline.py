@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from tqdm.auto import tqdm
 
 from ..kg import KnowledgeGraph
+from ..label_families import LabelFamilies
 from .builder import write_dataset_card, write_parquet_dataset
 from .gazetteer import Gazetteer
 from .llm_client import OpenAIChatClient
@@ -40,7 +41,7 @@ from .sampling import (
 from .sanity import SanityChecker
 from .templates import TemplateGenerator
 
-__all__ = ["build_bmg_ner", "entity_names", "generate_answers", "leaked_names"]
+__all__ = ["annotate_families", "build_bmg_ner", "entity_names", "family_counts", "generate_answers", "leaked_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,27 @@ def leaked_names(train: Iterable[Dict[str, Any]], other: Iterable[Dict[str, Any]
     return entity_names(train) & entity_names(other)
 
 
+def annotate_families(example: Dict[str, Any], families: LabelFamilies) -> Dict[str, Any]:
+    """Fill each ``ner`` span's ``families`` from the KG id linked to the same words (else from its label)."""
+    linked = {(k["start"], k["end"]): k["kg_id"] for k in example.get("kge", [])}
+    for span in example["ner"]:
+        span["families"] = families.families_of_span(span["label"], linked.get((span["start"], span["end"])))
+    return example
+
+
+def family_counts(examples: Iterable[Dict[str, Any]], families: LabelFamilies) -> Dict[str, Any]:
+    """Mentions per family kind, and how many families of each kind occur at all."""
+    mentions: Counter = Counter()
+    seen: Dict[str, Set[str]] = defaultdict(set)
+    for ex in examples:
+        for span in ex["ner"]:
+            for fid in span.get("families", []):
+                kind = families[fid].kind
+                mentions[kind] += 1
+                seen[kind].add(fid)
+    return {kind: {"mentions": mentions[kind], "families": len(seen[kind])} for kind in sorted(mentions)}
+
+
 def build_bmg_ner(
     kg: KnowledgeGraph,
     out_dir: Path,
@@ -97,8 +119,13 @@ def build_bmg_ner(
     entity_split_fractions: Sequence[float] = DEFAULT_ENTITY_SPLIT_FRACTIONS,
     seed: int = 0,
     client: Optional[OpenAIChatClient] = None,
+    families: Optional[LabelFamilies] = None,
 ) -> Dict[str, Any]:
-    """Build the corpus into ``out_dir`` and return the summary (also written to ``summary.json``)."""
+    """Build the corpus into ``out_dir`` and return the summary (also written to ``summary.json``).
+
+    With ``families`` every ``ner`` span carries its label-family ids and the table is written to
+    ``out_dir/label_families.json``.
+    """
     started = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +147,7 @@ def build_bmg_ner(
             continue
         result = checker.check(pair, answer, source)
         if isinstance(result, dict):
-            accepted[pair.split].append(result)
+            accepted[pair.split].append(annotate_families(result, families) if families is not None else result)
         else:
             rejects.append(result)
     _write_jsonl(out_dir / "rejects.jsonl", (r.to_dict() for r in rejects))
@@ -160,6 +187,9 @@ def build_bmg_ner(
         used = {s: sorted({ex["source"].rsplit(":", 1)[-1] for ex in accepted[s]}) for s in splits}
         eval_only = sorted(set().union(*(set(used[s]) for s in splits if s != "train")) - set(used["train"]))
         summary["templates"] = {"used_per_split": {s: len(v) for s, v in used.items()}, "eval_only": eval_only}
+    if families is not None:
+        families.save(out_dir)
+        summary["label_families"] = {s: family_counts(accepted[s], families) for s in splits}
     if client is not None:
         summary["llm"] = dict(client.stats)
     summary["seconds"] = round(time.time() - started, 2)
