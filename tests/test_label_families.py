@@ -224,3 +224,33 @@ def test_collator_prompts_only_trainable_names(tiny_bert_path):
     assert {"chemical", "illness"} & names
     # evaluation prompts stay the fixed pool
     assert collator.for_evaluation().label_families is None
+
+
+# ------------------------------------------------------------------------------------------- definitions source
+def test_definitions_source_goes_through_the_sanity_check():
+    from data_builders.bmg_ner.definitions import definition_answers, extra_mentions
+    from data_builders.bmg_ner.sanity import SanityChecker
+    from data_builders.kg import entity_label
+    from data_builders.linking import AliasLinker
+
+    entities = pd.DataFrame(
+        [("Disease::1", "Disease", "ureter cancer", [], "A urinary system cancer that is located_in the ureter and the kidney."),
+         ("Disease::2", "Disease", "gout", [], "A disease of unknown origin with no named parts at all."),
+         ("Anatomy::1", "Anatomy", "ureter", [], ""),
+         ("Anatomy::2", "Anatomy", "kidney", [], ""),
+         ("Gene::7157", "Gene", "TP53", [], "tumor protein p53; protein coding gene at 17p13.1")],
+        columns=["id", "type", "name", "aliases", "description"],
+    )  # fmt: skip
+    kg = KnowledgeGraph(entities, pd.DataFrame(columns=["head", "relation", "tail"]), source="fixture")
+    pairs, answers, report = definition_answers(kg, AliasLinker(kg), seed=0, entity_split_fractions=(1.0, 0.0, 0.0))
+    assert report.candidates == 3 and report.used == 1
+    assert report.skipped["no other KG entity linked"] == 2  # gout's and TP53's definitions name no other entity
+    checker = SanityChecker()
+    example = checker.check(pairs[0], answers[0], "bmg-ner:definitions")
+    assert isinstance(example, dict), example
+    words = example["tokenized_text"]
+    assert " ".join(words) == "Ureter cancer is a urinary system cancer that is located in the ureter and the kidney ."
+    example = extra_mentions(example, answers[0], entity_label)
+    got = [(" ".join(words[s["start"] : s["end"] + 1]), s["label"]) for s in example["ner"]]
+    assert got == [("Ureter cancer", "disease"), ("ureter", "anatomy"), ("kidney", "anatomy")]
+    assert [k["kg_id"] for k in example["kge"]] == ["Disease::1", "Anatomy::1", "Anatomy::2"]

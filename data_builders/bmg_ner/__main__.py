@@ -54,6 +54,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--split-fractions", type=_fractions, default=DEFAULT_SPLIT_FRACTIONS, help="share of each relation's sample per split")
     parser.add_argument("--entity-split-fractions", type=_fractions, default=DEFAULT_ENTITY_SPLIT_FRACTIONS, help="share of entity names per split")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--definitions-ratio", type=float, default=0.0,
+                        help="real definition sentences (DOID, HPO, NCBI Gene) added per sampled pair; 0 = none")
     parser.add_argument("--no-label-families", action="store_true",
                         help="do not annotate mentions with label families (synonyms and ontology classes)")
     llm = parser.add_argument_group("LLM generator (any OpenAI-compatible chat endpoint)")
@@ -122,6 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             min_per_relation=args.min_per_relation, max_per_relation=args.max_per_relation,
             split_fractions=args.split_fractions, entity_split_fractions=args.entity_split_fractions,
             seed=args.seed, client=client, families=families,
+            definitions_ratio=args.definitions_ratio,
         )
     except LLMAuthError as err:
         print(f"error: {err}", file=sys.stderr)
