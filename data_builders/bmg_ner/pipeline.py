@@ -149,12 +149,13 @@ def build_bmg_ner(
         def_pairs, def_answers, definitions_report = definition_answers(
             kg, AliasLinker(kg), seed, entity_split_fractions, limit=int(round(definitions_ratio * len(pairs)))
         )
-        pairs = list(pairs) + def_pairs
         answers = list(answers) + [(a, DEFINITIONS_SOURCE, None) for a in def_answers]
+    else:
+        def_pairs = []
     checker = SanityChecker()
     accepted: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
     rejects = []
-    for pair, (answer, source, error) in zip(pairs, answers):
+    for pair, (answer, source, error) in zip(list(pairs) + def_pairs, answers):
         if answer is None:
             rejects.append(checker.reject(pair, "request_failed", error or "no answer", source, ""))
             continue
