@@ -117,7 +117,8 @@ def evaluate(args) -> dict:
         for view, data in views.items():
             scores = evaluate_model(model, data["test"], data["labels"], dev_dataset=data["dev"],
                                     batch_size=args.batch_size, desc=f"{name} on {view}")  # fmt: skip
-            results.setdefault(view, {})[name] = {k: scores[k] for k in ("precision", "recall", "f1", "threshold", "labels")}
+            kept = {k: scores[k] for k in ("precision", "recall", "f1", "threshold", "labels", "dev_f1_by_threshold")}
+            results.setdefault(view, {})[name] = kept
             print(f"{name:>12} {view:<22} F1 {100 * scores['f1']:.1f} (thr {scores['threshold']:.2f})", flush=True)
         del model
     inputs = {f"model:{n}": str(Path(p) / "model.safetensors") for n, p in models.items()}
