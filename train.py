@@ -31,6 +31,7 @@ from kogner_training import (
     KoGNERTrainer,
     KoGNERTrainingArguments,
     check_columns,
+    LabelFamilySampler,
     default_encoder_path,
     entity_types_of,
 )
@@ -101,6 +102,20 @@ def load_corpus(data_args: KoGNERDataArguments) -> datasets.DatasetDict:
     return out
 
 
+def label_family_sampler(data_args: KoGNERDataArguments) -> Optional[LabelFamilySampler]:
+    """The label-family sampler of ``--label_families`` ('auto': the corpus folder's table), or None."""
+    if not data_args.label_families:
+        if data_args.held_out_families or data_args.held_out_entity_types or data_args.held_out_label_names:
+            raise ValueError("--held_out_* need --label_families (auto or a label_families.json path)")
+        return None
+    path = data_args.dataset_name_or_path if data_args.label_families == "auto" else data_args.label_families
+    return LabelFamilySampler.from_file(
+        path, held_out_families=data_args.held_out_families or (),
+        held_out_entity_types=data_args.held_out_entity_types or (),
+        held_out_names=data_args.held_out_label_names or (),
+    )  # fmt: skip
+
+
 def build_model(model_args: KoGNERModelArguments) -> KoGNERModel:
     """A KoGNER checkpoint, a converted GLiNER checkpoint, or a new model on a pretrained encoder."""
     if model_args.model_name_or_path:
@@ -148,11 +163,19 @@ def main(argv: Optional[List[str]] = None) -> dict:
     entity_types = data_args.entity_types or entity_types_of([train_dataset])
     logger.info(f"corpus: {({k: len(v) for k, v in corpus.items()})}; {len(entity_types)} training entity types {entity_types}")
 
+    families = label_family_sampler(data_args)
+    if families is not None:
+        logger.info(f"label families: {len(families.names)} trainable, {len(families.train_names())} names; held out: "
+                    f"{sorted(families.held_out_families)}, names never trained: {families.held_out_label_names()}")
+
     model = build_model(model_args)
     trainer = KoGNERTrainer(
         model=model, args=training_args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-        entity_types=entity_types, callbacks=model_card_callbacks(),
+        entity_types=entity_types, callbacks=model_card_callbacks(), label_families=families,
     )  # fmt: skip
+    if families is not None:  # the model card lists what was (and was not) trained on
+        trainer.model.config.label_families_seen = sorted(families.names)
+        trainer.model.config.label_names_held_out = families.held_out_label_names()
 
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("latest", "true"):

@@ -89,6 +89,8 @@ class KoGNERModelCardData(CardData):
         base_model: the encoder's Hub id (a local path is kept in the text but left out of the metadata).
         datasets: Hub ids of the training corpora.
         labels: entity labels the model was trained on.
+        label_families, held_out_labels: with label-family training, the families named in training prompts and
+            the label names training never saw (from ``config.label_families_seen`` / ``label_names_held_out``).
         widget: ``[{"text": ...}]`` examples (see :meth:`set_widget_examples`).
         dataset_ids: ``{eval dataset name: Hub dataset id}`` for the ``model-index`` (default: the name).
         hyperparameters, model_config: training arguments and KoGNER configuration recorded by the callback.
@@ -112,6 +114,8 @@ class KoGNERModelCardData(CardData):
     base_model: Optional[str] = None
     datasets: List[str] = field(default_factory=list)
     labels: List[str] = field(default_factory=list)
+    label_families: List[str] = field(default_factory=list)
+    held_out_labels: List[str] = field(default_factory=list)
     widget: List[Dict[str, str]] = field(default_factory=list)
     dataset_ids: Dict[str, str] = field(default_factory=dict)
     hyperparameters: Dict[str, Any] = field(default_factory=dict)
@@ -132,6 +136,7 @@ class KoGNERModelCardData(CardData):
         """Record the KoGNER configuration (and the encoder as ``base_model``) of a ``KoGNERModel``."""
         config = model.config
         self.model_config = to_plain({k: getattr(config, k) for k in _CONFIG_FIELDS if hasattr(config, k)})
+        self._set_label_families(vars(config))
         encoder = getattr(config, "encoder_name_or_path", None)
         if encoder and self.base_model is None:
             self.base_model = str(encoder)
@@ -198,9 +203,14 @@ class KoGNERModelCardData(CardData):
                 chosen.append(words)
         self.widget = [{"text": detokenize(words)} for words in chosen]
 
+    def _set_label_families(self, config: Mapping[str, Any]) -> None:
+        self.label_families = [str(x) for x in config.get("label_families_seen") or []]
+        self.held_out_labels = [str(x) for x in config.get("label_names_held_out") or []]
+
     def set_model_config(self, config: Mapping[str, Any]) -> None:
         """Like :meth:`set_model` from a saved ``config.json`` dict (for folders whose card is built later)."""
         self.model_config = to_plain({k: config[k] for k in _CONFIG_FIELDS if k in config})
+        self._set_label_families(config)
         if config.get("encoder_name_or_path") and self.base_model is None:
             self.base_model = str(config["encoder_name_or_path"])
 

@@ -9,6 +9,7 @@
 from .arguments import KoGNERDataArguments, KoGNERModelArguments, KoGNERTrainingArguments, default_encoder_path
 from .collator import REQUIRED_COLUMNS, CollatorReport, KoGNERDataCollator
 from .evaluation import SpanF1Metrics, decode_span_logits
+from .label_families import LabelFamilySampler
 from .trainer import KoGNERTrainer, check_columns, entity_types_of
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "KoGNERModelArguments",
     "KoGNERTrainer",
     "KoGNERTrainingArguments",
+    "LabelFamilySampler",
     "SpanF1Metrics",
     "check_columns",
     "decode_span_logits",

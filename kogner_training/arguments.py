@@ -77,6 +77,20 @@ class KoGNERDataArguments:
         default=None,
         metadata={"help": "Training pool of entity types for negative sampling (default: every label of the training split)."},
     )
+    label_families: Optional[str] = field(
+        default=None,
+        metadata={"help": "Train with label families: 'auto' (the corpus folder's label_families.json) or a path; "
+                          "gold names are drawn from each mention's families (kogner_training/label_families.py)."},
+    )
+    held_out_families: Optional[List[str]] = field(
+        default=None, metadata={"help": "Label-family ids never shown in training (label-disjoint evaluation)."}
+    )
+    held_out_entity_types: Optional[List[str]] = field(
+        default=None, metadata={"help": "KG types (e.g. Phenotype Anatomy) whose label families are all held out."}
+    )
+    held_out_label_names: Optional[List[str]] = field(
+        default=None, metadata={"help": "Single label names never shown in training, e.g. 'disorder' 'chemical compound'."}
+    )
 
     def __post_init__(self):
         if not self.dataset_name_or_path:

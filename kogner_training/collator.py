@@ -115,6 +115,9 @@ class KoGNERDataCollator:
             (start, end, index into ``entity_types``; padding -100) for span F1, instead of sampled prompts.
         seed (`int`): negative sampling is a function of (seed, epoch, example), so it is reproducible and a
             resumed run sees the same prompts as an uninterrupted one.
+        label_families ([`~kogner_training.label_families.LabelFamilySampler`], *optional*): training only: names
+            each example's gold types from its mentions' label families and keeps same-family names out of its
+            negatives; the negative pool is then every trainable family name.
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class KoGNERDataCollator:
         evaluation: bool = False,
         seed: int = 42,
         negative_sampler: Optional[NegativeTypeSampler] = None,
+        label_families=None,
     ):
         types = [str(t) for t in entity_types]
         if not types:
@@ -143,8 +147,11 @@ class KoGNERDataCollator:
         self.epoch = 0
         self.report = CollatorReport()
         self._type_index = {t: i for i, t in enumerate(types)}
+        self.label_families = None if self.evaluation else label_families
+        # with label families, negatives are family names (the training names), never a held-out one
+        pool = self.label_families.train_names() if self.label_families is not None else types
         self.negative_sampler = negative_sampler or NegativeTypeSampler(
-            types, self.config.max_types, strategy="global", max_negative_types=self.max_negative_types
+            pool, self.config.max_types, strategy="global", max_negative_types=self.max_negative_types
         )
         if self.evaluation and len(types) > self.config.max_types:
             raise ValueError(
@@ -171,10 +178,12 @@ class KoGNERDataCollator:
         return random.Random(f"{self.seed}/{self.epoch}/{fingerprint}")
 
     def _label_set(
-        self, words: Sequence[str], gold: List[str], where: str, batch_types: Sequence[str] = ()
+        self, words: Sequence[str], gold: List[str], where: str, batch_types: Sequence[str] = (),
+        barred: Iterable[str] = (),
     ) -> Tuple[List[str], set]:
         """The prompt's types and the gold types that did not fit in it (``batch_types``: the batch's
-        negative candidates, see :meth:`NegativeTypeSampler.batch_candidates`)."""
+        negative candidates, see :meth:`NegativeTypeSampler.batch_candidates`; ``barred``: names that must not
+        be negatives, e.g. the other names of the example's own label families)."""
         if self.evaluation:
             unknown = sorted(set(gold) - set(self._type_index))
             if unknown:
@@ -184,7 +193,7 @@ class KoGNERDataCollator:
                 )
             return list(self.entity_types), set()
         try:
-            return self.negative_sampler.example_prompt(gold, self._example_rng(words), batch_types)
+            return self.negative_sampler.example_prompt(gold, self._example_rng(words), batch_types, barred=barred)
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
 
@@ -192,7 +201,7 @@ class KoGNERDataCollator:
     def __call__(self, features: List[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
         if not features:
             raise ValueError("KoGNERDataCollator got an empty batch")
-        batch_words, batch_types, batch_ner, batch_kge, batch_where = [], [], [], [], []
+        batch_words, batch_types, batch_ner, batch_kge, batch_where, batch_barred = [], [], [], [], [], []
         for n, example in enumerate(features):
             missing = [c for c in REQUIRED_COLUMNS if c not in example]
             if missing:
@@ -204,15 +213,20 @@ class KoGNERDataCollator:
             where = f"example {' '.join(words[:8])!r}"
             ner = [_check_span(s, len(words), "ner", "label", where) for s in _spans(example, "ner")]
             kge = [_check_span(s, len(words), "kge", "kg_id", where) for s in _spans(example, KG_COLUMN)]
+            barred: set = set()
+            if self.label_families is not None:  # gold names from the mentions' families (label_families.py)
+                families = [list(s.get("families") or []) for s in _spans(example, "ner")]
+                ner, barred = self.label_families.name_spans(ner, families, self._example_rng(["families", *words]))
             batch_words.append(words)
             batch_ner.append(ner)
             batch_kge.append(kge)
             batch_where.append(where)
+            batch_barred.append(barred)
         candidates = [] if self.evaluation else self.negative_sampler.batch_candidates(
             [[label for _, _, label in ner] for ner in batch_ner], self._example_rng([w for ws in batch_words for w in ws])
         )  # fmt: skip
         for i, (words, ner, where) in enumerate(zip(batch_words, batch_ner, batch_where)):
-            types, dropped = self._label_set(words, [label for _, _, label in ner], where, candidates)
+            types, dropped = self._label_set(words, [label for _, _, label in ner], where, candidates, batch_barred[i])
             for start, end, label in ner:
                 if label in dropped:
                     self.report.add(NER_TYPE_DROPPED, example=label)

@@ -127,6 +127,7 @@ class KoGNERTrainer(Trainer):
         entity_types (`Sequence[str]`, *optional*): training type pool (default: every label of ``train_dataset``;
             validation/test labels are never sampled as negatives). Evaluation prompts with this pool plus
             any further label of the eval datasets.
+        label_families ([`LabelFamilySampler`], *optional*): names gold types from label families (training only).
         compute_metrics: defaults to strict span F1 ([`SpanF1Metrics`]).
         Other arguments go to [`~transformers.Trainer`].
     """
@@ -142,6 +143,7 @@ class KoGNERTrainer(Trainer):
         entity_types: Optional[Sequence[str]] = None,
         compute_metrics=None,
         callbacks: Optional[List[TrainerCallback]] = None,
+        label_families=None,
         **kwargs,
     ):
         if not isinstance(model, KoGNERModel):
@@ -166,13 +168,16 @@ class KoGNERTrainer(Trainer):
             pool = list(entity_types) if entity_types else entity_types_of([train_dataset])
             if not pool:  # no training split (evaluation only): the eval labels are the pool
                 pool = entity_types_of(_as_datasets(eval_dataset))
+            # with label families, negatives are family names (never a held-out name), not the corpus labels
+            negatives_pool = label_families.train_names() if label_families is not None else pool
             sampler = NegativeTypeSampler(
-                pool, model.config.max_types, strategy=args.negative_types, max_neg_type_ratio=args.max_neg_type_ratio,
+                negatives_pool, model.config.max_types, strategy=args.negative_types, max_neg_type_ratio=args.max_neg_type_ratio,
                 max_negative_types=args.max_negative_types, type_drop_prob=args.type_drop_prob,
             )  # fmt: skip
             data_collator = KoGNERDataCollator(
                 KoGNERProcessor.from_model(model), pool, kg_embeddings=kg_embeddings,
                 max_negative_types=args.max_negative_types, seed=args.seed, negative_sampler=sampler,
+                label_families=label_families,
             )  # fmt: skip
         elif not isinstance(data_collator, KoGNERDataCollator):
             raise TypeError(f"data_collator must be a KoGNERDataCollator, got {type(data_collator).__name__}")

@@ -24,7 +24,7 @@ Subclasses can override :meth:`NegativeTypeSampler.example_prompt` (e.g. to rena
 from __future__ import annotations
 
 import random
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 __all__ = ["NegativeTypeSampler", "NEGATIVE_STRATEGIES"]
 
@@ -82,9 +82,11 @@ class NegativeTypeSampler:
         rng.shuffle(types)
         return types
 
-    def negatives(self, gold: Sequence[str], rng: random.Random, batch_types: Sequence[str]) -> List[str]:
-        """Negative types of one example (never one of its gold types)."""
-        own = set(gold)
+    def negatives(
+        self, gold: Sequence[str], rng: random.Random, batch_types: Sequence[str], barred: Iterable[str] = ()
+    ) -> List[str]:
+        """Negative types of one example (never one of its gold types, nor a ``barred`` name)."""
+        own = set(gold) | set(barred)
         if self.strategy == "batch":
             ratio = rng.randint(0, self.max_neg_type_ratio) if self.max_neg_type_ratio else 0
             candidates = [t for t in batch_types if t not in own]
@@ -94,15 +96,18 @@ class NegativeTypeSampler:
         return rng.sample(candidates, k)
 
     def example_prompt(
-        self, gold: Sequence[str], rng: random.Random, batch_types: Sequence[str]
+        self, gold: Sequence[str], rng: random.Random, batch_types: Sequence[str], barred: Iterable[str] = ()
     ) -> Tuple[List[str], Set[str]]:
-        """The prompt of one example: gold types first (up to ``max_types``, minus random drops), then negatives."""
+        """The prompt of one example: gold types first (up to ``max_types``, minus random drops), then negatives.
+
+        ``barred``: names that must not be negatives of this example (e.g. synonyms of its gold label families).
+        """
         gold_types = sorted(set(gold))
         rng.shuffle(gold_types)
         kept = gold_types[: self.max_types]
         if self.type_drop_prob > 0:
             kept = [t for t in kept if rng.random() >= self.type_drop_prob]
-        negatives = self.negatives(gold, rng, batch_types)[: self.max_types - len(kept)]
+        negatives = self.negatives(gold, rng, batch_types, barred)[: self.max_types - len(kept)]
         types = kept + negatives
         if not types:  # every prompt needs one type: a gold one if there is one, else any negative candidate
             fallback = gold_types or [t for t in (list(batch_types) or self.pool)]

@@ -61,6 +61,9 @@ class KoGNERConfig(PretrainedConfig):
         lang_loss_reduction (`str`, defaults to "sum"): "sum" over spans × types as GLiNER does, or "mean".
         dist_loss_reduction (`str`, defaults to "sum"): "sum" of squared errors over linked spans and
             dimensions (the same scale as a summed BCE), or "mean" (eq. 6's MSE literally).
+        label_families_seen, label_names_held_out (`list[str]`, *optional*): recorded by ``train.py
+            --label_families``: the label families named in training prompts and the names training never saw
+            (for the model card; no effect on the model).
     """
 
     model_type = "kogner"
@@ -96,6 +99,8 @@ class KoGNERConfig(PretrainedConfig):
         lang_loss_reduction: str = "sum",
         dist_loss_reduction: str = "sum",
         initializer_range: float = 0.02,
+        label_families_seen: Optional[List[str]] = None,
+        label_names_held_out: Optional[List[str]] = None,
         **kwargs,
     ):
         unknown = sorted(k for k in kwargs if k not in _GENERIC_KEYS and not k.startswith("_"))
@@ -141,6 +146,8 @@ class KoGNERConfig(PretrainedConfig):
         self.lang_loss_reduction = lang_loss_reduction
         self.dist_loss_reduction = dist_loss_reduction
         self.initializer_range = initializer_range
+        self.label_families_seen = list(label_families_seen) if label_families_seen else None
+        self.label_names_held_out = list(label_names_held_out) if label_names_held_out else None
         super().__init__(**kwargs)
         self._validate_fields()
 

@@ -13,6 +13,11 @@ metaedge. The subset is the largest connected component of:
 * every allowed edge among the chosen entities, at most ``--max-per-relation`` per relation type (the
   ones kept are those whose endpoints have the most edges, ties broken by id).
 
+``classes.parquet`` (``id, scheme, class``) records finer classes of the chosen entities from the ontologies
+shipped beside Hetionet (:mod:`data_builders.ontology_classes`): HPO organ systems of the phenotypes,
+NCBI ``type_of_gene`` of the genes, the database of the pathways. They name label families
+(:mod:`data_builders.label_families`).
+
 Usage::
 
     python scripts/build_embedded_kg.py --kg ../shared/data/kg --out data_builders/embedded
@@ -34,6 +39,12 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_builders.kg_sources.hetionet import read_hetionet  # noqa: E402
+from data_builders.ontology_classes import (  # noqa: E402
+    concat_classes,
+    gene_type_classes,
+    hpo_top_level_classes,
+    pathway_source_classes,
+)
 
 # Relation types shipped (Hetionet metaedge abbreviations) and their sources.
 ALLOWED_METAEDGES = {
@@ -66,6 +77,20 @@ def allowed_dag(kg_root: Path, entity_ids: set) -> pd.DataFrame:
         "tail": "Gene::" + dag["entrez_gene_id"],
     })
     return out[out["head"].isin(entity_ids) & out["tail"].isin(entity_ids)].drop_duplicates(ignore_index=True)
+
+
+def entity_classes(kg_root: Path, entities: pd.DataFrame) -> pd.DataFrame:
+    """Finer classes of the chosen entities from HPO (is_a), NCBI gene_info (type_of_gene) and pathways.tsv."""
+    # NCBI FTP layout: a "#Format: tax_id GeneID ... type_of_gene ..." header line, then tab-separated rows
+    gene_info = pd.read_csv(kg_root / "descriptions" / "Homo_sapiens.gene_info.gz", sep="\t", dtype=str,
+                            keep_default_na=False, skiprows=1, header=None, usecols=[1, 9],
+                            names=["GeneID", "type_of_gene"])  # fmt: skip
+    pathways = pd.read_csv(kg_root / "pathways" / "pathways.tsv", sep="\t", dtype=str, keep_default_na=False)
+    return concat_classes([
+        hpo_top_level_classes(kg_root / "hpo" / "hp.obo.gz", entities),
+        gene_type_classes(gene_info, entities),
+        pathway_source_classes(pathways, entities),
+    ])
 
 
 def top(counter: Counter, k: int) -> list:
@@ -142,6 +167,8 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     entities.to_parquet(out / "entities.parquet", index=False, compression="zstd")
     sub.reset_index(drop=True).to_parquet(out / "triples.parquet", index=False, compression="zstd")
+    classes = entity_classes(root, entities)
+    classes.to_parquet(out / "classes.parquet", index=False, compression="zstd")
     stats = {
         "entities": len(entities),
         "triples": len(sub),
@@ -149,6 +176,8 @@ def main(argv=None) -> None:
         "relation_types": sub["relation"].value_counts().sort_index().to_dict(),
         "with_description": int((entities["description"] != "").sum()),
         "with_aliases": int(entities["aliases"].map(len).gt(0).sum()),
+        "classes": {scheme: {"entities": int(g["id"].nunique()), "classes": int(g["class"].nunique())}
+                    for scheme, g in classes.groupby("scheme")},
         "metaedges": ALLOWED_METAEDGES | {"DaG": "rows asserted by DISEASES (CC BY 4.0) or GWAS Catalog (EBI terms)"},
         "build": vars(args) | {"kg": "shared/data/kg", "out": "data_builders/embedded"},
     }

@@ -176,7 +176,8 @@ def test_sanity_accepts_and_realigns():
     answer = '```json\n{"tokenized_text": "Breast cancer is treated with aspirin (ASA).", "ner": [[0, 0, "x"], [5, 5, "Drug"], [7, 7, "Drug"]]}\n```'
     ex = checker.check(pair(), answer, "src")
     assert ex["tokenized_text"] == ["Breast", "cancer", "is", "treated", "with", "aspirin", "(", "ASA", ")", "."]
-    assert ex["ner"] == [{"start": 0, "end": 1, "label": "disease"}, {"start": 5, "end": 5, "label": "drug"}]
+    assert ex["ner"] == [{"start": 0, "end": 1, "label": "disease", "families": []},
+                         {"start": 5, "end": 5, "label": "drug", "families": []}]  # fmt: skip
     assert ex["kge"] == [{"start": 0, "end": 1, "kg_id": "S1"}, {"start": 5, "end": 5, "kg_id": "D1"}]
     assert (ex["relation"], ex["source"]) == ("Drug-treats-Disease", "src")
     assert checker.counts["spans_realigned"] == 1 and checker.counts["llm_extra_spans_ignored"] == 2
@@ -209,12 +210,14 @@ def test_template_build_end_to_end(tiny_build):
     assert card.startswith("---\n") and "configs:" in card and "path: data/test-*.parquet" in card
 
 
-def test_load_dataset_round_trip(tiny_build):
+def test_load_dataset_round_trip(tiny_build, tmp_path):
     out, summary = tiny_build
-    ds = datasets.load_dataset(str(out))
+    # a private cache: the shared datasets cache keys local folders without their content (see bmg_ner/loading.py)
+    ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf_cache"))
     assert set(ds) == {"train", "validation", "test"}
     assert ds["train"].features["ner"] == datasets.List(
-        {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string")}
+        {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string"),
+         "families": datasets.List(datasets.Value("string"))}
     )
     for split in ds:
         assert ds[split].to_list() == read_jsonl(out / "work" / f"{split}.jsonl")

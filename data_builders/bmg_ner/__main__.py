@@ -55,6 +55,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--split-fractions", type=_fractions, default=DEFAULT_SPLIT_FRACTIONS, help="share of each relation's sample per split")
     parser.add_argument("--entity-split-fractions", type=_fractions, default=DEFAULT_ENTITY_SPLIT_FRACTIONS, help="share of entity names per split")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--definitions-ratio", type=float, default=0.0,
+                        help="real definition sentences (DOID, HPO, NCBI Gene) added per sampled pair; 0 = none")
+    parser.add_argument("--no-label-families", action="store_true",
+                        help="do not annotate mentions with label families (synonyms and ontology classes)")
     llm = parser.add_argument_group("LLM generator (any OpenAI-compatible chat endpoint)")
     llm.add_argument("--llm-base-url", default=None, help="e.g. http://localhost:8000/v1 (env KOGNER_LLM_BASE_URL)")
     llm.add_argument("--llm-model", default=None, help="served model name (env KOGNER_LLM_MODEL)")
@@ -97,6 +101,15 @@ def _print_summary(summary: dict, out: Path) -> None:
               f" entity names shared with train: {summary['leakage'][split]}")
 
 
+def _label_families(kg, kg_arg: str):
+    """Families of the KG's types and of the classes in its folder's ``classes.parquet`` (the embedded KG has one)."""
+    from ..kg_sources.embedded import EMBEDDED_DIR
+    from ..label_families import build_label_families, read_entity_classes
+
+    folder = EMBEDDED_DIR if kg_arg == "embedded" else Path(kg_arg)
+    return build_label_families(kg, read_entity_classes(folder) if folder.is_dir() else None)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -105,12 +118,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     kg = load_kg_argument(args.kg, args.kg_format)  # before --out is created
     logging.getLogger(__name__).info("loaded %r", kg)
     client = _client(args) if args.generator == "llm" else None
+    families = None if args.no_label_families else _label_families(kg, args.kg)
     try:
         summary = build_bmg_ner(
             kg, args.out, generator=args.generator, sample_rate=args.sample_rate,
             min_per_relation=args.min_per_relation, max_per_relation=args.max_per_relation,
             split_fractions=args.split_fractions, entity_split_fractions=args.entity_split_fractions,
-            seed=args.seed, client=client,
+            seed=args.seed, client=client, families=families,
+            definitions_ratio=args.definitions_ratio,
         )
     except LLMAuthError as err:
         raise KoGNERUserError(str(err)) from err

@@ -1,6 +1,8 @@
 """The corpus schema every KoGNER NER example follows (``docs/CONTRACTS.md`` § Corpus).
 
-Spans are word indices into ``tokenized_text`` with an *inclusive* end, as in GLiNER. The span lists
+Spans are word indices into ``tokenized_text`` with an *inclusive* end, as in GLiNER. A ``ner`` span may
+also carry ``families``: the ids of every label family it belongs to (:mod:`data_builders.label_families`);
+an empty list (benchmarks, corpora built before families existed) means "only its ``label``". The span lists
 are declared with :class:`datasets.List` of a dict: a ``Sequence`` of a dict would be stored as a dict
 of lists, which is not the shape the collator reads.
 """
@@ -15,7 +17,8 @@ CORPUS_FEATURES = datasets.Features(
     {
         "tokenized_text": datasets.List(datasets.Value("string")),
         "ner": datasets.List(
-            {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string")}
+            {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "label": datasets.Value("string"),
+             "families": datasets.List(datasets.Value("string"))}
         ),
         "kge": datasets.List(
             {"start": datasets.Value("int32"), "end": datasets.Value("int32"), "kg_id": datasets.Value("string")}
@@ -33,7 +36,8 @@ def make_example(
     relation: str = "",
     source: str = "",
 ) -> Dict[str, Any]:
-    """One corpus example with spans sorted by position (``end`` inclusive)."""
+    """One corpus example with spans sorted by position (``end`` inclusive); ``families`` defaults to ``[]``."""
+    ner = [{**s, "families": list(s.get("families") or [])} for s in ner]
     return {
         "tokenized_text": list(tokens),
         "ner": sorted(ner, key=lambda s: (s["start"], s["end"], s["label"])),

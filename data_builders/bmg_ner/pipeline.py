@@ -22,7 +22,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ..progress import progress
 
-from ..kg import KnowledgeGraph
+from ..kg import KnowledgeGraph, entity_label
+from ..label_families import LabelFamilies
 from .builder import write_dataset_card, write_parquet_dataset
 from .gazetteer import Gazetteer
 from .llm_client import OpenAIChatClient
@@ -37,10 +38,12 @@ from .sampling import (
     name_key,
     sample_pairs,
 )
+from .definitions import SOURCE as DEFINITIONS_SOURCE
+from .definitions import definition_answers, extra_mentions
 from .sanity import SanityChecker
 from .templates import TemplateGenerator
 
-__all__ = ["build_bmg_ner", "entity_names", "generate_answers", "leaked_names"]
+__all__ = ["annotate_families", "build_bmg_ner", "entity_names", "family_counts", "generate_answers", "leaked_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,27 @@ def leaked_names(train: Iterable[Dict[str, Any]], other: Iterable[Dict[str, Any]
     return entity_names(train) & entity_names(other)
 
 
+def annotate_families(example: Dict[str, Any], families: LabelFamilies) -> Dict[str, Any]:
+    """Fill each ``ner`` span's ``families`` from the KG id linked to the same words (else from its label)."""
+    linked = {(k["start"], k["end"]): k["kg_id"] for k in example.get("kge", [])}
+    for span in example["ner"]:
+        span["families"] = families.families_of_span(span["label"], linked.get((span["start"], span["end"])))
+    return example
+
+
+def family_counts(examples: Iterable[Dict[str, Any]], families: LabelFamilies) -> Dict[str, Any]:
+    """Mentions per family kind, and how many families of each kind occur at all."""
+    mentions: Counter = Counter()
+    seen: Dict[str, Set[str]] = defaultdict(set)
+    for ex in examples:
+        for span in ex["ner"]:
+            for fid in span.get("families", []):
+                kind = families[fid].kind
+                mentions[kind] += 1
+                seen[kind].add(fid)
+    return {kind: {"mentions": mentions[kind], "families": len(seen[kind])} for kind in sorted(mentions)}
+
+
 def build_bmg_ner(
     kg: KnowledgeGraph,
     out_dir: Path,
@@ -97,8 +121,15 @@ def build_bmg_ner(
     entity_split_fractions: Sequence[float] = DEFAULT_ENTITY_SPLIT_FRACTIONS,
     seed: int = 0,
     client: Optional[OpenAIChatClient] = None,
+    families: Optional[LabelFamilies] = None,
+    definitions_ratio: float = 0.0,
 ) -> Dict[str, Any]:
-    """Build the corpus into ``out_dir`` and return the summary (also written to ``summary.json``)."""
+    """Build the corpus into ``out_dir`` and return the summary (also written to ``summary.json``).
+
+    With ``families`` every ``ner`` span carries its label-family ids and the table is written to
+    ``out_dir/label_families.json``. ``definitions_ratio`` > 0 adds up to that many real definition sentences
+    per sampled pair (:mod:`.definitions`), checked by the same sanity check.
+    """
     started = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,16 +142,28 @@ def build_bmg_ner(
     logger.info("sampled %d pairs from %d relation types", len(pairs), len(sampling.per_relation))
 
     answers = generate_answers(pairs, generator, seed, client)
+    definitions_report = None
+    if definitions_ratio > 0:
+        from ..linking import AliasLinker
+
+        def_pairs, def_answers, definitions_report = definition_answers(
+            kg, AliasLinker(kg), seed, entity_split_fractions, limit=int(round(definitions_ratio * len(pairs)))
+        )
+        answers = list(answers) + [(a, DEFINITIONS_SOURCE, None) for a in def_answers]
+    else:
+        def_pairs = []
     checker = SanityChecker()
     accepted: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
     rejects = []
-    for pair, (answer, source, error) in zip(pairs, answers):
+    for pair, (answer, source, error) in zip(list(pairs) + def_pairs, answers):
         if answer is None:
             rejects.append(checker.reject(pair, "request_failed", error or "no answer", source, ""))
             continue
         result = checker.check(pair, answer, source)
+        if isinstance(result, dict) and source == DEFINITIONS_SOURCE:
+            result = extra_mentions(result, answer, entity_label)
         if isinstance(result, dict):
-            accepted[pair.split].append(result)
+            accepted[pair.split].append(annotate_families(result, families) if families is not None else result)
         else:
             rejects.append(result)
     _write_jsonl(out_dir / "rejects.jsonl", (r.to_dict() for r in rejects))
@@ -138,7 +181,7 @@ def build_bmg_ner(
         "kg": {"source": kg.source, "entities": kg.num_entities, "triples": kg.num_triples,
                "load_skipped": dict(kg.report.skipped)},
         "generator": generator if client is None else f"llm:{client.model}",
-        "settings": {"sample_rate": sample_rate, "min_per_relation": min_per_relation,
+        "settings": {"definitions_ratio": definitions_ratio, "sample_rate": sample_rate, "min_per_relation": min_per_relation,
                      "max_per_relation": max_per_relation, "split_fractions": list(split_fractions),
                      "entity_split_fractions": list(entity_split_fractions), "seed": seed},
         "pairs_sampled": len(pairs),
@@ -150,6 +193,9 @@ def build_bmg_ner(
         "sentences_per_relation": {
             s: dict(sorted(Counter(ex["relation"] for ex in accepted[s]).items())) for s in splits
         },
+        "sentences_per_source": {
+            s: dict(sorted(Counter(ex["source"].split(":")[1] for ex in accepted[s]).items())) for s in splits
+        },
         "sanity": checker.summary(),
         "leakage": {s: len(leaked_names(accepted["train"], accepted[s])) for s in splits if s != "train"},
         "gazetteer_baseline": {s: gazetteer.evaluate(accepted[s]) for s in splits if s != "train"},
@@ -157,9 +203,15 @@ def build_bmg_ner(
         "files": shards,
     }
     if generator == "template":
-        used = {s: sorted({ex["source"].rsplit(":", 1)[-1] for ex in accepted[s]}) for s in splits}
+        used = {s: sorted({ex["source"].rsplit(":", 1)[-1] for ex in accepted[s] if ex["source"].startswith("bmg-ner:template")})
+                for s in splits}  # fmt: skip
         eval_only = sorted(set().union(*(set(used[s]) for s in splits if s != "train")) - set(used["train"]))
         summary["templates"] = {"used_per_split": {s: len(v) for s, v in used.items()}, "eval_only": eval_only}
+    if definitions_report is not None:
+        summary["definitions"] = {"ratio": definitions_ratio, **definitions_report.to_dict()}
+    if families is not None:
+        families.save(out_dir)
+        summary["label_families"] = {s: family_counts(accepted[s], families) for s in splits}
     if client is not None:
         summary["llm"] = dict(client.stats)
     summary["seconds"] = round(time.time() - started, 2)
