@@ -197,8 +197,10 @@ def render(results: dict) -> str:
     for r in runs:
         for stage, row in r["stages"].items():
             la = row.get("load_average_start_end") or [float("nan")] * 2
-            lines.append(f"| {r['kg']} | {_n(r['entities'])} / {_n(r['triples'])} | {stage} | {row['process_wall_seconds']} | "
-                         f"{row['process_cpu_seconds']} | {row['peak_rss_gb']} | {la[0]:.1f} → {la[1]:.1f} |")
+            cells = [("–" if row[k] is None else row[k]) for k in ("process_wall_seconds", "process_cpu_seconds", "peak_rss_gb")]
+            load = "–" if la[0] != la[0] else f"{la[0]:.1f} → {la[1]:.1f}"
+            lines.append(f"| {r['kg']} | {_n(r['entities'])} / {_n(r['triples'])} | {stage} | {cells[0]} | {cells[1]} | "
+                         f"{cells[2]} | {load} |")
         if r.get("partial"):
             lines.append(f"| {r['kg']} | | (partial: {r['partial']}) | | | | |")
             continue
