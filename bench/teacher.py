@@ -113,6 +113,24 @@ def bench_kg(name: str, kg: str, kg_format: str | None, out: Path, extra: list) 
     }
 
 
+def model_comparison(kg: str, kg_format: str | None, out: Path, models: list, extra: list) -> dict:
+    """Z'' stage alone per KGE model (PyKEEN classes, same loop, negatives, early stopping and test sample)."""
+    result = {}
+    for model in models:
+        folder = out / f"model-{model}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        res = run_stage(kg, kg_format, folder, ["transr"], [*extra, "--kge_model", model])
+        t = res["stages"]["transr"]
+        o = t["test"]["overall"]
+        result[model] = {"best_valid_mrr": t["best_valid_mrr"], "best_epoch": t["best_epoch"],
+                         "test": o["transr"], "test_relation_degree": o["relation_degree"],
+                         "test_minus_relation_degree_mrr": o["transr_minus_relation_degree_mrr"],
+                         "cpu_seconds": res["cpu_seconds"], "load_average_start_end": res["load_average"]}
+        print(f"model {model}: {result[model]['best_valid_mrr']} / test {o['transr']['mrr']}", flush=True)
+    return {"kg": kg, "by_model": result}
+
+
 def collect_partial(name: str, folder: Path, reason: str) -> dict:
     """A run record from the finished stages of an unfinished bench folder (stage records only: the stage's own
     seconds; process CPU and RSS are known only to the bench process that started it)."""
@@ -179,8 +197,10 @@ def render(results: dict) -> str:
     for r in runs:
         for stage, row in r["stages"].items():
             la = row.get("load_average_start_end") or [float("nan")] * 2
-            lines.append(f"| {r['kg']} | {_n(r['entities'])} / {_n(r['triples'])} | {stage} | {row['process_wall_seconds']} | "
-                         f"{row['process_cpu_seconds']} | {row['peak_rss_gb']} | {la[0]:.1f} → {la[1]:.1f} |")
+            cells = [("–" if row[k] is None else row[k]) for k in ("process_wall_seconds", "process_cpu_seconds", "peak_rss_gb")]
+            load = "–" if la[0] != la[0] else f"{la[0]:.1f} → {la[1]:.1f}"
+            lines.append(f"| {r['kg']} | {_n(r['entities'])} / {_n(r['triples'])} | {stage} | {cells[0]} | {cells[1]} | "
+                         f"{cells[2]} | {load} |")
         if r.get("partial"):
             lines.append(f"| {r['kg']} | | (partial: {r['partial']}) | | | | |")
             continue
@@ -239,6 +259,17 @@ def render(results: dict) -> str:
         for loss, e in sel["by_loss"].items():
             lines.append(f"| {loss} | {e['margin'] if loss != 'softplus' else '–'} | {e['best_valid_mrr']:.4f} ({e['best_epoch']}) | "
                          f"{e['transe_best_valid_mrr']:.4f} | {e['cpu_seconds']} |")
+    for comp in results.get("model_comparisons") or ([results["model_comparison"]] if results.get("model_comparison") else []):
+        kg_name = "embedded" if comp["kg"] == "embedded" else "Hetionet"
+        lines += ["", f"### Other Z'' models through PyKEEN's classes ({kg_name} KG; same loop, Bernoulli negatives, "
+                      "early stopping and test triples; TransR stays the default)", "",
+                  "| model | best valid MRR (epoch) | test MRR | test Hits@10 | − relation degree (test MRR) | CPU s |",
+                  "|---|---|---|---|---|---|"]
+        for model, e in comp["by_model"].items():
+            d = e["test_minus_relation_degree_mrr"]
+            lines.append(f"| {model} | {e['best_valid_mrr']:.4f} ({e['best_epoch']}) | {_ci(e['test'])} | "
+                         f"{e['test']['hits@10']:.3f} | {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] | "
+                         f"{e['cpu_seconds']} |")
     return "\n".join(lines)
 
 
@@ -248,7 +279,8 @@ def merge(files: list) -> dict:
     for f in files:
         runs.update({r["kg"]: r for r in f["runs"]})
     merged = {"runs": list(runs.values()), "provenance": files[0]["provenance"],
-              "loss_selection": next((f["loss_selection"] for f in files if f.get("loss_selection")), None)}
+              "loss_selection": next((f["loss_selection"] for f in files if f.get("loss_selection")), None),
+              "model_comparisons": [f["model_comparison"] for f in files if f.get("model_comparison")]}
     if len(files) > 1:
         merged["provenance_all"] = [f["provenance"] for f in files]
     return merged
@@ -271,6 +303,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default="/tmp/kogner_teacher_bench")
     ap.add_argument("--json", default=None, help="write the results (with provenance) here")
     ap.add_argument("--losses", nargs="*", default=[], help="also compare these sLCWA losses on the embedded KG")
+    ap.add_argument("--kge_models", nargs="*", default=[], help="also compare these Z'' models (on --kge_models_kg)")
+    ap.add_argument("--kge_models_kg", default="embedded", choices=["embedded", "hetionet"])
     ap.add_argument("--render", nargs="+", default=None, help="only render these results files (to --doc or stdout)")
     ap.add_argument("--doc", default=None, help="markdown file whose generated block is replaced")
     ap.add_argument("--collect", nargs=3, metavar=("KG_NAME", "FOLDER", "REASON"), default=None,
@@ -296,11 +330,14 @@ def main(argv=None) -> dict:
         Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
         return results
 
-    inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs else {}
+    inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs or args.kge_models_kg == "hetionet" else {}
     record = provenance(inputs=inputs)  # at the start: the code that runs, even if the checkout changes meanwhile
-    runs, selection = [], None
+    runs, selection, comparison = [], None, None
     if args.losses:
         selection = loss_selection("embedded", None, Path(args.out), args.losses, args.extra)
+    if args.kge_models:
+        kg, fmt = ("embedded", None) if args.kge_models_kg == "embedded" else (args.hetionet, "hetionet")
+        comparison = model_comparison(kg, fmt, Path(args.out), args.kge_models, args.extra)
     for name in args.kgs:
         kg, fmt = ("embedded", None) if name == "embedded" else (args.hetionet, "hetionet")
         res = bench_kg(name, kg, fmt, Path(args.out) / name, args.extra)
@@ -308,7 +345,7 @@ def main(argv=None) -> dict:
         print(f"{name}: total {res['total_wall_seconds']} s wall, {res['total_cpu_seconds']} s CPU, peak RSS "
               f"{res['max_peak_rss_gb']} GB (targets {TARGET_SECONDS} s, {TARGET_RSS_GB} GB)", flush=True)
     record["load_average_end"] = list(os.getloadavg())
-    results = {"runs": runs, "loss_selection": selection, "provenance": record}
+    results = {"runs": runs, "loss_selection": selection, "model_comparison": comparison, "provenance": record}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
