@@ -122,7 +122,8 @@ def test_int8_graph_is_quantised_and_close(model, exported):
 
 def test_export_info_and_bad_arguments(model, exported, tmp_path):
     info = json.loads((exported / "onnx_export.json").read_text())
-    assert info["graph_vs_model_max_abs_diff"] <= 1e-4 and info["files"] == {"fp32": "model.onnx", "int8": "model_int8.onnx"}
+    assert info["graph_vs_model_max_abs_diff"] <= 1e-4 and info["onnxruntime_vs_model_max_abs_diff"] <= 1e-4
+    assert info["files"] == {"fp32": "model.onnx", "int8": "model_int8.onnx"}
     assert (exported / "tokenizer.json").is_file() and (exported / "config.json").is_file()
     with pytest.raises(ValueError, match="quantize"):
         model.export_onnx(tmp_path, quantize="int4")
