@@ -117,6 +117,13 @@ _FIRST_PREDICTION = textwrap.dedent(
     """
     import json, sys, time
     started = time.perf_counter()
+
+    class NoTorch:  # a deployment has numpy + tokenizers + onnxruntime only
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "transformers"):
+                raise ImportError(name)
+
+    sys.meta_path.insert(0, NoTorch())
     sys.path.insert(0, sys.argv[1])
     from modeling_kogner.runtime_onnx_kogner import KoGNERONNXModel
     model = KoGNERONNXModel.from_pretrained(sys.argv[2], quantized=sys.argv[3] or None, num_threads=int(sys.argv[4]))
@@ -128,7 +135,8 @@ _FIRST_PREDICTION = textwrap.dedent(
 
 
 def load_to_first_prediction(folder: Path, quantized: str, threads: int) -> dict:
-    """Fresh interpreter: import the runtime, load the folder, predict one sentence (interpreter start excluded).
+    """Fresh interpreter, with torch and transformers made unimportable as in a deployment: import the
+    runtime, load the folder, predict one sentence (interpreter start excluded).
 
     ``seconds`` is wall time, ``cpu_seconds`` the process's CPU time (what a quiet machine would see as wall)."""
     start = time.perf_counter()
