@@ -65,8 +65,9 @@ class LinkerSettings:
         context_words: words each side of a mention given to the KG head.
     """
 
-    weights: Dict[str, float] = field(default_factory=lambda: {"alias": 1.0, "text": 1.0, "kg": 1.0})
-    threshold: float = 0.5
+    # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
+    weights: Dict[str, float] = field(default_factory=lambda: {"alias": 1.0, "text": 1.0, "kg": 0.25})
+    threshold: float = 0.425
     alias_weight: float = 0.8
     context_weight: float = 0.25
     label_types: Optional[Dict[str, List[str]]] = None
