@@ -65,8 +65,9 @@ class LinkerSettings:
         context_words: words each side of a mention given to the KG head.
     """
 
-    weights: Dict[str, float] = field(default_factory=lambda: {"alias": 1.0, "text": 1.0, "kg": 1.0})
-    threshold: float = 0.5
+    # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
+    weights: Dict[str, float] = field(default_factory=lambda: {"alias": 1.0, "text": 1.0, "kg": 0.25})
+    threshold: float = 0.425
     alias_weight: float = 0.8
     context_weight: float = 0.25
     label_types: Optional[Dict[str, List[str]]] = None
@@ -262,15 +263,16 @@ class MentionTextEncoder:
         self.max_length = max_length
 
     @torch.inference_mode()
-    def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """[n, d] L2-normalised mean-pooled states (one batch)."""
-        if not texts:
-            return torch.zeros(0, self.model.config.hidden_size)
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        enc = enc.to(self.model.device)
-        states = self.model(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return F.normalize(((states * mask).sum(1) / mask.sum(1).clamp_min(1.0)).float().cpu(), dim=-1)
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """[n, d] L2-normalised mean-pooled states, ``batch_size`` texts per forward."""
+        out = [torch.zeros(0, self.model.config.hidden_size)]
+        for b in range(0, len(texts), batch_size):
+            enc = self.tokenizer(list(texts[b : b + batch_size]), padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="pt").to(self.model.device)  # fmt: skip
+            states = self.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+            out.append(F.normalize(((states * mask).sum(1) / mask.sum(1).clamp_min(1.0)).float().cpu(), dim=-1))
+        return torch.cat(out)
 
     def queries(self, mentions: Sequence[str], sentences: Sequence[str], sentence_of: Sequence[int], context_weight: float) -> torch.Tensor:
         """[n, d] query per mention; ``sentence_of[i]`` indexes ``sentences``."""
@@ -321,7 +323,8 @@ def kg_head_queries(model, batch_words: Sequence[Sequence[str]], mentions: Seque
 
 
 def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequence[Sequence[Tuple]],
-                     labels: Sequence[str], top_k: int = 1, settings: Optional[LinkerSettings] = None) -> List[List[Dict]]:
+                     labels: Sequence[str], top_k: int = 1, settings: Optional[LinkerSettings] = None,
+                     chunk_size: int = 256) -> List[List[Dict]]:
     """KG links of predicted spans: per text, per span ``(start_word, end_word, label, ...)``, the dict
     ``{"kg_id", "kg_name", "kg_type", "kg_score"}`` (all ``None`` when nothing clears the threshold) with
     ``"kg_candidates"`` (best first) when ``top_k > 1``."""
@@ -331,10 +334,13 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
                          "`kogner build-kg-index --kg-embeddings TEACHER_DIR --model MODEL_DIR` and reload the model")  # fmt: skip
     settings = settings or index.settings
     mentions = [(t, int(sp[0]), int(sp[1]), str(sp[2])) for t, text_spans in enumerate(spans) for sp in text_spans]
-    scores = mention_signal_scores(model, index, batch_words, mentions, labels, settings)
-    mask = index.candidate_mask([m[3] for m in mentions], settings.label_types)
     weights = settings.active(index.signals)
-    ranked = index.top(index.combine(scores, weights, mask), top_k, settings.threshold) if mentions else []
+    ranked: List[List[Dict]] = []
+    for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
+        chunk = mentions[b : b + chunk_size]
+        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings)
+        mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
+        ranked.extend(index.top(index.combine(scores, weights, mask), top_k, settings.threshold))
     empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
     out: List[List[Dict]] = [[] for _ in spans]
     for (t, *_), cands in zip(mentions, ranked):
@@ -358,8 +364,11 @@ def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, 
         if encoder is None:
             encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64))
             model._kg_text_encoder = encoder  # loaded once per model
-        sentences = [" ".join(words) for words in batch_words]
-        scores["text"] = index.similarity("text", encoder.queries(texts, sentences, [m[0] for m in mentions], settings.context_weight))
+        used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
+        slot = {t: i for i, t in enumerate(used)}
+        sentences = [" ".join(batch_words[t]) for t in used]
+        queries = encoder.queries(texts, sentences, [slot[m[0]] for m in mentions], settings.context_weight)
+        scores["text"] = index.similarity("text", queries)
     if "kg" in wanted:
         q = kg_head_queries(model, batch_words, [m[:3] for m in mentions], labels, settings.context_words)
         scores["kg"] = index.similarity("kg", q)

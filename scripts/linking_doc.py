@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--link-results", required=True, nargs="+", help="link_results.json files (eval.py --link)")
     parser.add_argument("--scale", default=None)
+    parser.add_argument("--search", nargs="*", default=[], help="bench/linking_search.py results (search cost alone)")
     parser.add_argument("--doc", default=str(ROOT / "docs" / "linking.md"))
     args = parser.parse_args(argv)
     from kogner_training.link_runner import results_to_markdown
@@ -66,6 +67,13 @@ def main(argv=None) -> int:
              results_to_markdown(results)]  # fmt: skip
     if args.scale:
         parts.append(scale_section(json.loads(Path(args.scale).read_text())))
+    if args.search:
+        rows = [json.loads(Path(p).read_text()) for p in args.search]
+        parts.append("Search alone (`bench/linking_search.py`: scores of all three signals, type mask, top-10 over a synthetic "
+                     "index of the same size, no transformer forward):\n\n| entities | mentions | threads | wall ms | CPU ms | load average |\n"
+                     "|---|---|---|---|---|---|\n" + "\n".join(
+                         f"| {r['entities']} | {r['mentions']} | {r['threads']} | {r['search_ms_wall']} | {r['search_ms_cpu']} | "
+                         f"{', '.join(f'{x:.1f}' for x in r['load_average'])} |" for r in rows) + "\n")  # fmt: skip
     for name, per_model in results["results"].items():
         for model, res in per_model.items():
             if "sample" in res:

@@ -220,3 +220,18 @@ def test_build_kg_index_from_a_teacher_folder(model, tmp_path):
     expected = torch.nn.functional.normalize(model.kg_target(torch.cat([blocks["text"], blocks["transr"]], 1)), dim=-1)
     assert torch.allclose(index.vectors["kg"], expected, atol=1e-6), "H must be assembled in the training order"
     assert torch.allclose(index.vectors["text"], torch.nn.functional.normalize(blocks["text"], dim=-1))
+
+
+def test_chunked_scoring_matches_one_pass(model, tiny_bert_path):
+    from modeling_kogner.linking_kogner import link_predictions
+
+    model.kg_index = make_index(tiny_bert_path, settings={"weights": {"alias": 1.0, "text": 1.0}, "threshold": 0.0})
+    words_a, (sa, ea) = spans_of(TEXT, model, ["BRCA1"])
+    words_b, (sb, eb) = spans_of("Carriers of BRCA-1 variants.", model, ["BRCA-1"])
+    spans = [[(sa, ea, "gene"), (0, 0, "drug")], [(sb, eb, "gene")]]
+    one = link_predictions(model, [words_a, words_b], spans, LABELS, top_k=3)
+    chunked = link_predictions(model, [words_a, words_b], spans, LABELS, top_k=3, chunk_size=1)
+    assert [[l["kg_id"] for l in t] for t in one] == [[l["kg_id"] for l in t] for t in chunked]
+    for t_one, t_chunk in zip(one, chunked):
+        for a, b in zip(t_one, t_chunk):
+            assert abs(a["kg_score"] - b["kg_score"]) < 1e-4
