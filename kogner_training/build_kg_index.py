@@ -59,14 +59,20 @@ def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Opti
         logger.warning("the teacher has no 'text' block: the index has no text-similarity signal")
     from data_builders.teacher.embeddings import BLOCKS
 
-    # config.json stores kg_block_dims with sorted keys, so its order is not the order H was assembled in;
-    # training assembles H in the canonical order (text, graph, transr), filtered to the chosen blocks.
+    # config.json stores kg_block_dims with sorted keys, so its order is not the order H was assembled in:
+    # the ordered list is config.kg_blocks (recorded when the target is fitted); a config from before that
+    # field was assembled in the canonical order (text, graph, transr), filtered to the chosen blocks.
     saved = dict(model.config.kg_block_dims or {})
-    block_dims = {b: saved[b] for b in BLOCKS if b in saved}
+    order = [b for b in (getattr(model.config, "kg_blocks", None) or BLOCKS) if b in saved]
+    block_dims = {b: saved[b] for b in order}
     if not block_dims and model.config.kg_embedding_dim == emb.dim:  # distilled from the whole table, one block
         block_dims = emb.block_dims
     if model.config.kg_embedding_dim and block_dims and set(block_dims) <= set(emb.blocks):
         H = torch.cat([emb.blocks[b] for b in block_dims], dim=1)
+        if getattr(model.config, "kg_type_residual", False):  # the target was fitted on type-residual rows
+            from modeling_kogner.modeling_kogner import remove_type_means
+
+            H = remove_type_means(H, emb.entities["type"].astype(str).tolist())
         with torch.no_grad():
             vectors["kg"] = model.kg_target(H.to(model.kg_target_mean.device)).float().cpu()
     else:
