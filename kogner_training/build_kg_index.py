@@ -107,6 +107,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--kg-format", default=None)
     parser.add_argument("--settings", default=None, help="JSON of LinkerSettings fields, e.g. '{\"threshold\": 0.6}'")
     args = parser.parse_args(argv)
+    from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, require_dir
+
+    require_dir(args.kg_embeddings, "--kg-embeddings", "give the folder `python -m data_builders.kg_teacher` wrote")
+    check_model_source(args.model, "--model")  # before any weights are loaded
+    if args.settings:
+        try:
+            json.loads(args.settings)
+        except json.JSONDecodeError as err:
+            raise KoGNERUserError(f"--settings {args.settings!r}: not JSON ({err.msg}); e.g. '{{\"threshold\": 0.6}}'") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from modeling_kogner import KoGNERModel
     from modeling_kogner.linking_kogner import KG_INDEX_DIR
@@ -122,4 +131,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from modeling_kogner.errors_kogner import run_cli
+
+    run_cli(main, "kogner build-kg-index")

@@ -101,14 +101,15 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
     from eval import _load_model, gold_labels, load_benchmark
     from kogner_training.link_evaluation import evaluate_linking
     from kogner_training.provenance import provenance
+    from modeling_kogner.errors_kogner import KoGNERUserError
 
     results: Dict[str, Any] = {"models": dict(model_paths), "datasets": {}, "results": {}}
     ordered = sorted(dataset_paths.items(), key=lambda kv: not Path(kv[1]).is_dir())
     for model_name, path in model_paths.items():
         model = _load_model(path, device)
         if model.kg_index is None:
-            raise SystemExit(f"eval.py --link: model {model_name!r} ({path}) has no kg_index/; build it with "
-                             f"`kogner build-kg-index --kg-embeddings TEACHER --model {path}`")  # fmt: skip
+            raise KoGNERUserError(f"--link: model {model_name!r} ({path}) has no kg_index/; build it with "
+                                  f"`kogner build-kg-index --kg-embeddings TEACHER --model {path}`")  # fmt: skip
         tuned: Optional[LinkerSettings] = None
         for name, data_path in ordered:
             if Path(data_path).is_dir():

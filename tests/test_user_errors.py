@@ -283,3 +283,16 @@ def test_dataset_card_cli(tmp_path):
 
     _user_error(dataset_card.main, str(tmp_path / "nope"), "nope")
     _user_error(dataset_card.main, str(tmp_path), "--kg-attribution", str(tmp_path / "none.md"), "--kg-attribution: no such file")
+
+
+def test_build_kg_index_names_its_arguments(tmp_path):
+    from kogner_training import build_kg_index
+
+    _user_error(build_kg_index.main, "--kg-embeddings", str(tmp_path / "nope"), "--model", str(tmp_path),
+                r"--kg-embeddings: no such folder: .*nope")  # fmt: skip
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    _user_error(build_kg_index.main, "--kg-embeddings", str(teacher), "--model", str(tmp_path / "no_model"),
+                r"--model .*no_model: no such folder")  # fmt: skip
+    _user_error(build_kg_index.main, "--kg-embeddings", str(teacher), "--model", str(tmp_path), "--settings", "{x",
+                r"--settings .*not JSON")  # fmt: skip
