@@ -18,14 +18,13 @@ so they never reach a training prompt: this is what label-disjoint evaluation re
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-__all__ = ["FAMILIES_FILE", "LabelFamilySampler"]
+from data_builders.label_families import FAMILIES_FILE  # training reads what the corpus builder wrote
 
-FAMILIES_FILE = "label_families.json"  # as data_builders.label_families.FAMILIES_FILE (no import: data flows one way)
+__all__ = ["FAMILIES_FILE", "LabelFamilySampler"]
 
 
 class LabelFamilySampler:
@@ -90,14 +89,10 @@ class LabelFamilySampler:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs) -> "LabelFamilySampler":
-        """Read ``label_families.json`` (or the corpus folder holding it)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / FAMILIES_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: the corpus was built without label families "
-                                    "(rebuild it with python -m data_builders.bmg_ner) or pass the JSON file itself")  # fmt: skip
-        return cls(json.loads(path.read_text(encoding="utf-8"))["families"], **kwargs)
+        """Read ``label_families.json`` (or the corpus folder holding it) with the corpus builder's reader."""
+        from data_builders.label_families import LabelFamilies
+
+        return cls(LabelFamilies.load(path).to_json()["families"], **kwargs)
 
     # ------------------------------------------------------------------ pools
     def train_names(self) -> List[str]:
