@@ -223,11 +223,22 @@ def _dev_split_of(spec: str, explicit: Sequence[str]) -> str:
     )
 
 
+def _absolute(spec: str) -> str:
+    """``NAME=PATH`` with PATH made absolute from the caller's folder (the stages run from ROOT)."""
+    name, _, path = spec.partition("=")
+    return f"{name}={Path(path).expanduser().resolve()}"
+
+
 def main_job(args: argparse.Namespace) -> int:
     if args.kg != "embedded" and not Path(args.kg).expanduser().exists():
         from modeling_kogner.errors_kogner import KoGNERUserError
 
         raise KoGNERUserError(f"--kg {args.kg}: no such file or folder; give 'embedded' or a KG folder/triples file")
+    # Paths the user gave are relative to their folder; the stage processes run in ROOT.
+    if args.kg != "embedded":
+        args.kg = str(Path(args.kg).expanduser().resolve())
+    args.benchmark = [_absolute(spec) for spec in args.benchmark]
+    args.dev = [_absolute(spec) for spec in args.dev]
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     teacher, corpus = out / "kg_embeddings", out / "bmg_ner"

@@ -165,3 +165,31 @@ def test_predict_needs_text_and_a_model(argv, tmp_path, monkeypatch):
 
     with pytest.raises(KoGNERUserError, match="give a text|--model nowhere: no such folder"):
         kogner_cli.main(argv)
+
+
+def test_relative_benchmark_paths_are_read_from_the_callers_folder(tmp_path, tiny_bert_path, monkeypatch):
+    """The stages run in the repository root; a relative --benchmark given elsewhere must still be found."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("test.tsv", "devel.tsv"):
+        (data / name).write_text("BRCA1\tB-Gene\n\n")
+
+    class StopAtEval(FakeStages):
+        def __call__(self, cmd):
+            cmd = [str(c) for c in cmd]
+            if cmd[1].endswith("eval.py"):
+                self.eval_cmd = cmd
+                return 1
+            return super().__call__(cmd)
+
+    fake = StopAtEval(tiny_bert_path)
+    monkeypatch.setattr(kogner_cli, "_run", fake)
+    monkeypatch.chdir(tmp_path)
+    argv = ["main", "--out", "runs", "--final-dir", "kogner", "--max-steps", "2",
+            "--benchmark", "NCBI=data/test.tsv", "--labels", "NCBI=Gene:gene"]  # fmt: skip
+    assert kogner_cli.main(argv) == 1
+    given = dict(zip(fake.eval_cmd, fake.eval_cmd[1:]))
+    datasets = [fake.eval_cmd[i + 1] for i, a in enumerate(fake.eval_cmd) if a == "--dataset"]
+    devs = [fake.eval_cmd[i + 1] for i, a in enumerate(fake.eval_cmd) if a == "--dev"]
+    assert f"NCBI={data / 'test.tsv'}" in datasets and f"NCBI={data / 'devel.tsv'}" in devs
+    assert given["--threshold"] == "dev"
