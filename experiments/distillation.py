@@ -98,12 +98,21 @@ def _subprocess(cmd: List[str], log_path: Path, threads: int) -> int:
         return subprocess.call(cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env)
 
 
+def _result_copy(config: ExperimentConfig, spec: RunSpec) -> Path:
+    """The committed copy of a run's ``result.json`` (same run id = same settings and input fingerprints)."""
+    return config.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
+
+
 def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: str = "") -> Optional[Dict[str, Any]]:
     """Train and measure one run (resuming what an interrupted attempt left); returns its result, or None."""
     from kogner_training.provenance import provenance
 
     run_dir = config.output_dir / spec.run_id
     result_path = run_dir / RESULT_NAME
+    committed = _result_copy(config, spec)
+    if not result_path.is_file() and committed.is_file():  # a fresh clone: the committed copy of the same run id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result_path.write_text(committed.read_text())
     if result_path.is_file():
         log(f"{index} {spec.arm} seed {spec.seed} ({spec.run_id}): finished earlier, skipped")
         return json.loads(result_path.read_text())
@@ -155,7 +164,7 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
     if result["provenance"].get("commit") is None and os.environ.get("KOGNER_CODE_COMMIT"):
         result["provenance"].update(commit=os.environ["KOGNER_CODE_COMMIT"], dirty=False, snapshot=str(ROOT))
     result_path.write_text(json.dumps(result) + "\n")
-    copy = config.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
+    copy = _result_copy(config, spec)
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(json.dumps(result) + "\n")
     bmg = next(iter(result["measures"]["datasets"].values()))  # the corpus' own test split

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,10 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     capsys.readouterr()
     assert main([str(path)]) == 0  # a re-run trains nothing
     assert "finished earlier" in capsys.readouterr().out
+    shutil.rmtree(Path(config["output_dir"]) / spec.run_id)  # a fresh clone: only the committed copy is left
+    assert main([str(path)]) == 0
+    assert "finished earlier" in capsys.readouterr().out
+    assert (Path(config["output_dir"]) / spec.run_id / "result.json").is_file()
 
 
 def _comparison(b, low, high, dataset="bmg"):
