@@ -33,6 +33,13 @@ TARGET_SECONDS, TARGET_RSS_GB = 10 * 60, 4.0
 START, END = "<!-- teacher-results:start -->", "<!-- teacher-results:end -->"
 
 
+
+# What a bench run keeps of the Z' and Z'' stage records (finished runs and partial ones alike).
+GRAPH_KEYS = ("task", "type_probe_test_accuracy", "classifier_head_test_accuracy", "link_probe", "history")
+TRANSR_KEYS = ("kge_model", "triples", "test", "best_epoch", "best_valid_mrr", "transe_best_epoch",
+               "transe_best_valid_mrr", "history", "transe_history", "config", "transe_seconds", "train_seconds",
+               "eval_seconds")
+
 def start_stage(kg: str, kg_format: str | None, out: Path, blocks: list, extra: list) -> dict:
     cmd = [sys.executable, "-m", "data_builders.kg_teacher", "--kg", kg, "--out", str(out), "--quiet",
            "--blocks", *blocks, *extra]
@@ -104,11 +111,8 @@ def bench_kg(name: str, kg: str, kg_format: str | None, out: Path, extra: list) 
         "total_cpu_seconds": round(sum(r["process_cpu_seconds"] for r in rows.values()) + final["cpu_seconds"], 1),
         "max_peak_rss_gb": max([r["peak_rss_gb"] for r in rows.values()] + [final["peak_rss_gb"]]),
         "H_dims": meta["block_dims"],
-        "graph": {k: metrics["graph"][k] for k in ("task", "type_probe_test_accuracy", "classifier_head_test_accuracy",
-                                                   "link_probe", "history")},
-        "transr": {k: transr[k] for k in ("kge_model", "triples", "test", "best_epoch", "best_valid_mrr",
-                                          "transe_best_epoch", "transe_best_valid_mrr", "history", "transe_history",
-                                          "config", "transe_seconds", "train_seconds", "eval_seconds")},
+        "graph": {k: metrics["graph"][k] for k in GRAPH_KEYS},
+        "transr": {k: transr[k] for k in TRANSR_KEYS},
         "target_type_variance": meta["target_type_variance"],
     }
 
@@ -143,13 +147,9 @@ def collect_partial(name: str, folder: Path, reason: str) -> dict:
         rows[stage] = {"seconds": record["seconds"], "process_wall_seconds": None, "process_cpu_seconds": None,
                        "peak_rss_gb": None, "load_average_start_end": None}
         if stage == "transr":
-            run["transr"] = {k: record[k] for k in ("kge_model", "triples", "test", "best_epoch", "best_valid_mrr",
-                                                    "transe_best_epoch", "transe_best_valid_mrr", "history",
-                                                    "transe_history", "config", "transe_seconds", "train_seconds",
-                                                    "eval_seconds")}
+            run["transr"] = {k: record[k] for k in TRANSR_KEYS}
         if stage == "graph":
-            run["graph"] = {k: record[k] for k in ("task", "type_probe_test_accuracy", "classifier_head_test_accuracy",
-                                                   "link_probe", "history")}
+            run["graph"] = {k: record[k] for k in GRAPH_KEYS}
     run["stages"] = rows
     return run
 

@@ -125,27 +125,29 @@ def hpo_top_level_classes(obo_path: str | Path, entities: pd.DataFrame, root: st
     return pd.DataFrame(rows, columns=CLASS_COLUMNS)
 
 
+def _classes_by_id_suffix(entities: pd.DataFrame, entity_type: str, scheme: str, class_of: dict) -> pd.DataFrame:
+    """``(id, scheme, class)`` for the ``entity_type`` entities whose id suffix (``Type::<suffix>``) ``class_of`` maps."""
+    rows = []
+    for eid in entities.loc[entities["type"] == entity_type, "id"]:
+        cls = class_of.get(eid.split("::", 1)[-1])
+        if cls is not None:
+            rows.append((eid, scheme, cls))
+    return pd.DataFrame(rows, columns=CLASS_COLUMNS)
+
+
 def gene_type_classes(gene_info: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     """NCBI ``type_of_gene`` of the ``Gene`` entities (ids ``Gene::<GeneID>``); ``gene_info`` has ``GeneID, type_of_gene``."""
-    kinds = dict(zip(gene_info["GeneID"].astype(str), gene_info["type_of_gene"]))
-    rows = []
-    for eid in entities.loc[entities["type"] == "Gene", "id"]:
-        kind = kinds.get(eid.split("::", 1)[-1])
-        if kind in GENE_TYPE_NAMES:
-            rows.append((eid, "gene_type", GENE_TYPE_NAMES[kind]))
-    return pd.DataFrame(rows, columns=CLASS_COLUMNS)
+    kinds = zip(gene_info["GeneID"].astype(str), gene_info["type_of_gene"])
+    return _classes_by_id_suffix(entities, "Gene", "gene_type",
+                                 {gid: GENE_TYPE_NAMES[k] for gid, k in dict(kinds).items() if k in GENE_TYPE_NAMES})  # fmt: skip
 
 
 def pathway_source_classes(pathways: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     """The database of the ``Pathway`` entities; ``pathways`` has ``identifier, source`` (``pathways.tsv``)."""
     pretty = {"reactome": "Reactome pathway", "wikipathways": "WikiPathways pathway", "pid": "signaling pathway"}
-    source = dict(zip(pathways["identifier"], pathways["source"].str.lower()))
-    rows = []
-    for eid in entities.loc[entities["type"] == "Pathway", "id"]:
-        src = source.get(eid.split("::", 1)[-1])
-        if src in pretty:
-            rows.append((eid, "pathway_source", pretty[src]))
-    return pd.DataFrame(rows, columns=CLASS_COLUMNS)
+    sources = zip(pathways["identifier"], pathways["source"].str.lower())
+    return _classes_by_id_suffix(entities, "Pathway", "pathway_source",
+                                 {pid: pretty[s] for pid, s in dict(sources).items() if s in pretty})  # fmt: skip
 
 
 def pharmacologic_classes(entities: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
