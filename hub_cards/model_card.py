@@ -50,6 +50,7 @@ _CONFIG_FIELDS = (
     "encoder_name_or_path", "hidden_size", "max_span_width", "dropout", "num_rnn_layers", "max_len", "max_types",
     "kg_hidden_size", "kg_embedding_dim", "kg_block_dims", "kg_blocks", "kg_teacher_fingerprint", "lang_loss_weight",
     "dist_loss_weight", "focal_alpha", "focal_gamma", "label_smoothing", "lang_loss_reduction", "dist_loss_reduction",
+    "dist_objective", "dist_temperature",
 )  # fmt: skip
 _ARGS_FIELDS = (
     "learning_rate", "lr_scheduler_type", "warmup_ratio", "warmup_steps", "weight_decay", "per_device_train_batch_size",

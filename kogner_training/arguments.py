@@ -130,6 +130,9 @@ class KoGNERTrainingArguments(TrainingArguments):
         lang_loss_reduction, dist_loss_reduction (`str`, *optional*): ``"sum"`` or ``"mean"`` for ``L_lang`` (over
             span × type pairs) and ``L_dist`` (over linked spans × dimensions); written onto ``model.config``.
             Unset keeps the model's (``"sum"`` for a new model).
+        dist_objective (`str`, *optional*): ``"mse"`` (eq. 6) or ``"infonce"`` (in-batch contrastive loss with
+            same-type negatives: only entity-specific information can lower it); written onto ``model.config``.
+        dist_temperature (`float`, *optional*): temperature of ``"infonce"`` (default: the model's, 0.1).
         log_grad_norms (`bool`, defaults to False): at every logging step, also log the gradient norm that each
             weighted loss term alone puts on the encoder (``grad_norm_lang``, ``grad_norm_dist``; two extra
             backward passes on that step only).
@@ -166,6 +169,10 @@ class KoGNERTrainingArguments(TrainingArguments):
     type_drop_prob: float = field(default=0.0, metadata={"help": "Probability of leaving a gold type out of a prompt."})
     lang_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
     dist_loss_reduction: Optional[str] = field(default=None, metadata={"help": "'sum' or 'mean' (default: the model's)."})
+    dist_objective: Optional[str] = field(
+        default=None, metadata={"help": "'mse' (eq. 6) or 'infonce' (same-type in-batch negatives); default: the model's."}
+    )
+    dist_temperature: Optional[float] = field(default=None, metadata={"help": "Temperature of 'infonce' (default 0.1)."})
     log_grad_norms: bool = field(default=False, metadata={"help": "Log each loss term's gradient norm on the encoder."})
     kg_type_residual: bool = field(
         default=False, metadata={"help": "Remove each entity type's mean row from H (distil what is not type)."}
@@ -199,5 +206,9 @@ class KoGNERTrainingArguments(TrainingArguments):
         for name in ("lang_loss_reduction", "dist_loss_reduction"):
             if getattr(self, name) not in (None, "sum", "mean"):
                 raise ValueError(f"--{name} must be 'sum' or 'mean', got {getattr(self, name)!r}")
+        if self.dist_objective not in (None, "mse", "infonce"):
+            raise ValueError(f"--dist_objective must be 'mse' or 'infonce', got {self.dist_objective!r}")
+        if self.dist_temperature is not None and not self.dist_temperature > 0:
+            raise ValueError(f"--dist_temperature must be > 0, got {self.dist_temperature}")
         if not 0.0 <= self.eval_threshold <= 1.0:
             raise ValueError(f"--eval_threshold must be in [0, 1], got {self.eval_threshold}")

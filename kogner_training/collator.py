@@ -9,7 +9,8 @@ with word indices and an *inclusive* end (``docs/CONTRACTS.md``). For a batch th
 2. encodes ``<<ENT>> type … <<SEP>> words`` with :class:`~modeling_kogner.KoGNERProcessor`;
 3. builds the span × type targets ``labels`` [B, T·w, C] (flat span index ``start·w + (end − start)``);
 4. for every ``kge`` span, its flat span index and its row of the frozen teacher table ``H``
-   (``kg_span_index`` [B, K], ``kg_embeddings`` [B, K, r], ``kg_mask`` [B, K]) — eq. 6's ``V_sub``/``H_sub``.
+   (``kg_span_index`` [B, K], ``kg_embeddings`` [B, K, r], ``kg_mask`` [B, K]) — eq. 6's ``V_sub``/``H_sub`` —
+   and each linked span's teacher row and entity-type code (``kg_entity_index``, ``kg_type_index`` [B, K]).
 
 Nothing is dropped silently: spans wider than ``max_span_width``, spans cut by the encoder's length limit,
 gold types that did not fit in the prompt and KG ids missing from ``H`` are counted in :attr:`report`.
@@ -289,7 +290,15 @@ class KoGNERDataCollator:
         with torch.no_grad():
             matrix = self.kg_embeddings.matrix
             embeddings = matrix[row_index.view(-1)].view(len(batch_kge), k, matrix.size(-1)).detach().clone()
-        return {"kg_span_index": span_index, "kg_embeddings": embeddings, "kg_mask": mask}
+        type_codes = getattr(self.kg_embeddings, "type_codes", None)
+        type_index = type_codes[row_index] if type_codes is not None else torch.zeros_like(row_index)
+        return {
+            "kg_span_index": span_index,
+            "kg_embeddings": embeddings,
+            "kg_mask": mask,
+            "kg_entity_index": row_index,
+            "kg_type_index": type_index,
+        }
 
     def _gold_spans(self, features, batch_words) -> torch.Tensor:
         """Every gold span (also the ones the model cannot predict, so strict F1 counts them as misses)."""

@@ -159,7 +159,7 @@ class KoGNERTrainer(Trainer):
         # Loss weights are config fields of the model (saved with it), never forward kwargs.
         model.config.lang_loss_weight = float(args.lang_loss_weight)
         model.config.dist_loss_weight = float(args.dist_loss_weight)
-        for name in ("lang_loss_reduction", "dist_loss_reduction"):
+        for name in ("lang_loss_reduction", "dist_loss_reduction", "dist_objective", "dist_temperature"):
             if getattr(args, name) is not None:
                 setattr(model.config, name, getattr(args, name))
         kg_embeddings = self._prepare_distillation(model, args, kg_embeddings, data_collator)
@@ -226,6 +226,11 @@ class KoGNERTrainer(Trainer):
         dim = int(kg_embeddings.matrix.size(-1))
         entities = getattr(kg_embeddings, "entities", None)
         types = entities["type"].astype(str).tolist() if entities is not None and "type" in entities else None
+        if model.config.dist_objective == "infonce" and types is None:
+            raise ValueError(
+                "dist_objective='infonce' draws its negatives from entities of the same type, but the teacher table "
+                "has no 'type' column in entities.parquet; rebuild it with `python -m data_builders.kg_teacher`"
+            )
         if model.config.kg_embedding_dim == 0:
             logger.info(f"fitting the frozen distillation target on H [{kg_embeddings.matrix.size(0)} x {dim}]")
             model.fit_kg_target(kg_embeddings.matrix, dict(getattr(kg_embeddings, "block_dims", {}) or {}) or None,

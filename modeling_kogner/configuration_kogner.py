@@ -9,6 +9,7 @@ from transformers import AutoConfig, PretrainedConfig
 __all__ = ["KoGNERConfig"]
 
 _REDUCTIONS = ("sum", "mean")
+DIST_OBJECTIVES = ("mse", "infonce")
 # Keys every PretrainedConfig may carry in a saved config.json (plus private "_"-prefixed ones).
 _GENERIC_KEYS = frozenset(PretrainedConfig().to_dict()) | {
     "architectures", "auto_map", "transformers_version", "model_type", "torch_dtype", "dtype",
@@ -60,7 +61,13 @@ class KoGNERConfig(PretrainedConfig):
         focal_gamma (`float`, defaults to 0): focal-loss gamma (0: plain BCE, eq. 2).
         lang_loss_reduction (`str`, defaults to "sum"): "sum" over spans × types as GLiNER does, or "mean".
         dist_loss_reduction (`str`, defaults to "sum"): "sum" of squared errors over linked spans and
-            dimensions (the same scale as a summed BCE), or "mean" (eq. 6's MSE literally).
+            dimensions (the same scale as a summed BCE), or "mean" (eq. 6's MSE literally). With
+            ``dist_objective="infonce"``: the sum or the mean over anchor spans.
+        dist_objective (`str`, defaults to "mse"): ``"mse"`` is eq. 6; ``"infonce"`` is an in-batch contrastive
+            loss between ``MLP_span(S_sub)`` and the targets whose negatives are the *other entities of the same
+            type* in the batch, so only entity-specific information can lower it (a type-centroid teacher
+            leaves it constant).
+        dist_temperature (`float`, defaults to 0.1): temperature of the ``"infonce"`` cosine logits.
         label_families_seen, label_names_held_out (`list[str]`, *optional*): recorded by ``train.py
             --label_families``: the label families named in training prompts and the names training never saw
             (for the model card; no effect on the model).
@@ -98,6 +105,8 @@ class KoGNERConfig(PretrainedConfig):
         label_smoothing: float = 0.0,
         lang_loss_reduction: str = "sum",
         dist_loss_reduction: str = "sum",
+        dist_objective: str = "mse",
+        dist_temperature: float = 0.1,
         initializer_range: float = 0.02,
         label_families_seen: Optional[List[str]] = None,
         label_names_held_out: Optional[List[str]] = None,
@@ -145,6 +154,8 @@ class KoGNERConfig(PretrainedConfig):
         self.label_smoothing = label_smoothing
         self.lang_loss_reduction = lang_loss_reduction
         self.dist_loss_reduction = dist_loss_reduction
+        self.dist_objective = dist_objective
+        self.dist_temperature = dist_temperature
         self.initializer_range = initializer_range
         self.label_families_seen = list(label_families_seen) if label_families_seen else None
         self.label_names_held_out = list(label_names_held_out) if label_names_held_out else None
@@ -175,6 +186,10 @@ class KoGNERConfig(PretrainedConfig):
         for name in ("lang_loss_reduction", "dist_loss_reduction"):
             if getattr(self, name) not in _REDUCTIONS:
                 raise ValueError(f"KoGNERConfig.{name} must be one of {_REDUCTIONS}, got {getattr(self, name)!r}")
+        if self.dist_objective not in DIST_OBJECTIVES:
+            raise ValueError(f"KoGNERConfig.dist_objective must be one of {DIST_OBJECTIVES}, got {self.dist_objective!r}")
+        if not float(self.dist_temperature) > 0:
+            raise ValueError(f"KoGNERConfig.dist_temperature must be > 0, got {self.dist_temperature!r}")
         if self.window_overlap and self.window_overlap < 2 * self.max_span_width:
             raise ValueError(
                 f"KoGNERConfig.window_overlap must be 0 or >= 2 * max_span_width ({2 * self.max_span_width}) so no "

@@ -325,6 +325,8 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         kg_span_index: Optional[torch.LongTensor] = None,
         kg_embeddings: Optional[torch.FloatTensor] = None,
         kg_mask: Optional[torch.BoolTensor] = None,
+        kg_entity_index: Optional[torch.LongTensor] = None,
+        kg_type_index: Optional[torch.LongTensor] = None,
         output_span_reps: bool = False,
         return_dict: Optional[bool] = None,
     ) -> KoGNEROutput:
@@ -337,6 +339,9 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
             kg_span_index (`[B, K]`, *optional*): flat span index of every KG-linked span.
             kg_embeddings (`[B, K, r]`, *optional*): the teacher rows ``H_sub`` of those spans.
             kg_mask (`[B, K]`, *optional*): True for real (non-padding) linked spans.
+            kg_entity_index, kg_type_index (`[B, K]`, *optional*): row of H and entity-type code of each linked
+                span; needed by ``config.dist_objective == "infonce"`` (same entity = positive, other entities of
+                the same type = negatives).
             output_span_reps (`bool`): also return the [B, T·w, d] span representations.
         """
         prompts, prompts_mask, words = self._encode(input_ids, attention_mask, words_mask, text_lengths)
@@ -360,7 +365,9 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         if with_kg:
             if kg_mask is None:
                 kg_mask = torch.ones(kg_span_index.shape, dtype=torch.bool, device=kg_span_index.device)
-            dist_loss, kg_predictions, kg_targets = self.distillation_loss(span_reps, kg_span_index, kg_embeddings, kg_mask)
+            dist_loss, kg_predictions, kg_targets = self.distillation_loss(
+                span_reps, kg_span_index, kg_embeddings, kg_mask, kg_entity_index, kg_type_index
+            )
             if loss is not None and self.config.dist_loss_weight > 0:
                 loss = loss + self.config.dist_loss_weight * dist_loss
         return KoGNEROutput(
@@ -394,11 +401,15 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
             return losses.sum() / pair_mask.sum().clamp_min(1)
         return losses.sum()
 
-    def distillation_loss(self, span_reps, kg_span_index, kg_embeddings, kg_mask) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Eq. 6: squared error between ``MLP_span(S_sub)`` and the frozen target of ``H_sub``.
+    def distillation_loss(
+        self, span_reps, kg_span_index, kg_embeddings, kg_mask, kg_entity_index=None, kg_type_index=None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``L_dist`` between ``MLP_span(S_sub)`` [B, K, k] and the frozen target of ``H_sub`` [B, K, k].
 
-        ``"sum"`` adds squared errors over linked spans and dimensions — the scale of the summed BCE, so
-        Table 3's 0.8 / 0.2 weights compare like with like; ``"mean"`` is eq. 6's MSE literally.
+        ``config.dist_objective == "mse"`` is eq. 6: squared error; ``"sum"`` adds it over linked spans and
+        dimensions — the scale of the summed BCE, so Table 3's 0.8 / 0.2 weights compare like with like;
+        ``"mean"`` is eq. 6's MSE literally. ``"infonce"``: see :meth:`contrastive_distillation_loss`.
+        Returns the loss, the predictions and the targets (both [B, K, k]).
         """
         if kg_span_index.shape != kg_mask.shape or kg_embeddings.shape[:2] != kg_span_index.shape:
             raise ValueError(
@@ -411,12 +422,49 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         predictions = self.kg_span_head(torch.gather(span_reps, 1, index))
         with torch.no_grad():
             targets = self.kg_target(kg_embeddings)
+        if self.config.dist_objective == "infonce":
+            if kg_entity_index is None or kg_type_index is None:
+                raise ValueError(
+                    "dist_objective='infonce' needs kg_entity_index and kg_type_index ([B, K]: the row of H and the "
+                    "entity-type code of each linked span); KoGNERDataCollator adds them when its teacher has types"
+                )
+            mask = kg_mask.bool()
+            dist = self.contrastive_distillation_loss(
+                predictions[mask], targets[mask], kg_entity_index[mask], kg_type_index[mask]
+            )
+            return dist, predictions, targets
         errors = ((predictions - targets) ** 2) * kg_mask.unsqueeze(-1)
         if self.config.dist_loss_reduction == "mean":
             dist = errors.sum() / (kg_mask.sum() * predictions.size(-1)).clamp_min(1)
         else:
             dist = errors.sum()
         return dist, predictions, targets
+
+    def contrastive_distillation_loss(
+        self, predictions: torch.Tensor, targets: torch.Tensor, entity_index: torch.Tensor, type_index: torch.Tensor
+    ) -> torch.Tensor:
+        """In-batch InfoNCE over the N linked spans of a batch: predictions [N, k], targets [N, k], [N] ids.
+
+        Anchor i scores its own target against the targets of the batch's spans that link a *different* entity
+        of the *same* type (cosine / ``config.dist_temperature``). Type alone cannot lower this loss: with
+        a type-centroid teacher every candidate target of an anchor is the same vector and the loss is
+        ``log(1 + negatives)`` whatever the model does. Anchors without a same-type negative contribute
+        nothing; ``dist_loss_reduction`` sums or averages over the anchors that have one.
+        """
+        if predictions.size(0) == 0:
+            return predictions.sum() * 0.0  # keeps the head in the graph (DDP) when a batch links nothing
+        p = nn.functional.normalize(predictions.float(), dim=-1)
+        t = nn.functional.normalize(targets.float(), dim=-1)
+        logits = p @ t.T / float(self.config.dist_temperature)  # [N, N]
+        same_entity = entity_index.unsqueeze(0) == entity_index.unsqueeze(1)
+        negatives = (type_index.unsqueeze(0) == type_index.unsqueeze(1)) & ~same_entity
+        candidates = negatives | torch.eye(len(p), dtype=torch.bool, device=p.device)
+        log_probs = logits.masked_fill(~candidates, float("-inf")).log_softmax(-1).diagonal()
+        anchors = negatives.any(-1)
+        losses = -log_probs[anchors]
+        if self.config.dist_loss_reduction == "mean":
+            return losses.sum() / anchors.sum().clamp_min(1) + predictions.sum() * 0.0
+        return losses.sum() + predictions.sum() * 0.0
 
     # ------------------------------------------------------------------ inference (inference_kogner)
     def get_processor(self) -> KoGNERProcessor:
@@ -434,6 +482,21 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         try:
             enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
             return self(**enc).logits.sigmoid().float().cpu().numpy()
+        finally:
+            self.train(was_training)
+
+    @torch.inference_mode()
+    def span_kg_vectors(self, encoding: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """Span scores [B, T, w, C] and ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] of every span, from one
+        eval-mode forward (what ``predict_entities(..., link=True)`` uses for the KG-head signal)."""
+        was_training = self.training
+        self.eval()
+        try:
+            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
+            out = self(**enc, output_span_reps=True)
+            kg = self.kg_span_head(out.span_reps)
+            batch, words, width = out.logits.shape[:3]
+            return out.logits.sigmoid().float().cpu().numpy(), kg.view(batch, words, width, -1).float().cpu().numpy()
         finally:
             self.train(was_training)
 

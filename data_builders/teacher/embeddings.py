@@ -105,6 +105,18 @@ class KGEmbeddings:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
+    @property
+    def type_codes(self) -> torch.LongTensor:
+        """[M] integer code of each row's entity type (sorted type names; all 0 when the table has no types)."""
+        if getattr(self, "_type_codes", None) is None:
+            if "type" in self.entities:
+                types = self.entities["type"].astype(str)
+                names = {name: code for code, name in enumerate(sorted(set(types)))}
+                self._type_codes = torch.tensor([names[t] for t in types], dtype=torch.long)
+            else:
+                self._type_codes = torch.zeros(len(self.ids), dtype=torch.long)
+        return self._type_codes
+
     def __len__(self) -> int:
         return len(self.ids)
 
