@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from experiments.config import ExperimentConfig
 from experiments.statistics import mean_sd, paired_bootstrap
 
-__all__ = ["aggregate", "collect", "kg_effect"]
+__all__ = ["aggregate", "claims", "collect", "kg_effect"]
 
 # (A, B): "A − B" with a CI; the README claims a KG effect only from the first two controls.
 DEFAULT_COMPARISONS = [["full_H", "b0"], ["full_H", "permuted"], ["full_H", "centroid"]]
@@ -88,24 +88,32 @@ def _heldout_index(dataset_measures: Dict[str, Any]) -> Optional[List[int]]:
     return dataset_measures.get("heldout_index")
 
 
-def kg_effect(comparisons: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    """Per dataset: a KG effect is claimed only when full H beats the permuted AND the centroid control with a
-    95% CI that excludes 0."""
+def kg_effect(
+    comparisons: List[Dict[str, Any]], arm: str = "full_H", controls: Sequence[str] = CONTROLS
+) -> Dict[str, Dict[str, Any]]:
+    """Per dataset: a KG effect of ``arm`` is claimed only when it beats EVERY one of ``controls`` with a 95% CI
+    that excludes 0 (by default full H against the permuted and the centroid control)."""
     out: Dict[str, Dict[str, Any]] = {}
     datasets = sorted({c["dataset"] for c in comparisons if c["subset"] == "all"})
     for d in datasets:
-        found = {c["b"]: c for c in comparisons if c["dataset"] == d and c["subset"] == "all" and c["a"] == "full_H"}
-        missing = [ctl for ctl in CONTROLS if ctl not in found]
+        found = {c["b"]: c for c in comparisons if c["dataset"] == d and c["subset"] == "all" and c["a"] == arm}
+        missing = [ctl for ctl in controls if ctl not in found]
         if missing:
             out[d] = {"claimed": False, "judged": False, "why": f"no {' / '.join(missing)} control finished"}
             continue
-        beats = all(found[ctl]["ci_low"] > 0 for ctl in CONTROLS)
+        beats = all(found[ctl]["ci_low"] > 0 for ctl in controls)
         why = "; ".join(
-            f"full H − {ctl}: {100 * found[ctl]['diff']:+.1f} [{100 * found[ctl]['ci_low']:+.1f}, {100 * found[ctl]['ci_high']:+.1f}]"
-            for ctl in CONTROLS
+            f"{arm} − {ctl}: {100 * found[ctl]['diff']:+.1f} [{100 * found[ctl]['ci_low']:+.1f}, {100 * found[ctl]['ci_high']:+.1f}]"
+            for ctl in controls
         )
         out[d] = {"claimed": bool(beats), "judged": True, "why": why}
     return out
+
+
+def claims(spec: Dict[str, Any], comparisons: List[Dict[str, Any]]) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """``{arm: kg_effect(...)}`` for each arm a grid's ``claims: {arm: [controls]}`` names (default: full H)."""
+    wanted = spec.get("claims") or {"full_H": list(CONTROLS)}
+    return {arm: kg_effect(comparisons, arm, controls) for arm, controls in wanted.items()}
 
 
 def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
@@ -117,8 +125,9 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     stats_cfg = config.raw.get("statistics", {})
     resamples, seed = int(stats_cfg.get("resamples", 2000)), int(stats_cfg.get("seed", 0))
     comparisons = []
-    for a, b in stats_cfg.get("comparisons", DEFAULT_COMPARISONS):
+    for a, b in spec.get("comparisons") or stats_cfg.get("comparisons", DEFAULT_COMPARISONS):
         comparisons += compare(runs, a, b, resamples, seed)
+    claimed = claims(spec, comparisons)
     planned = len(spec["arms"]) * len(spec["seeds"])
     done = sum(len(v) for v in runs.values())
     commits = sorted({r["provenance"].get("commit") or "?" for arm in runs.values() for r in arm.values()})
@@ -136,7 +145,8 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         },  # fmt: skip
         "arms": {arm: _summaries(runs[arm]) for arm in spec["arms"] if arm in runs},
         "comparisons": comparisons,
-        "kg_effect": kg_effect(comparisons),
+        "claims": claimed,
+        "kg_effect": claimed.get("full_H") or next(iter(claimed.values())),
         "run_commits": commits,
         "inputs": one["run"]["inputs"] if one else None,
         "teacher_meta": _teacher_meta(config),

@@ -92,6 +92,11 @@ class ExperimentConfig:
                 raise ValueError(f"grid {grid!r} names unknown or no arms {unknown}; arms are {sorted(self.arms)}")
             if not spec.get("seeds"):
                 raise ValueError(f"grid {grid!r} has no seeds")
+            named = [a for pair in spec.get("comparisons") or [] for a in pair]
+            named += [a for arm, controls in (spec.get("claims") or {}).items() for a in [arm, *controls]]
+            outside = sorted({a for a in named if a not in spec["arms"]})
+            if outside:
+                raise ValueError(f"grid {grid!r} compares or claims arms it does not run: {outside}; its arms are {spec['arms']}")
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         if path is None:

@@ -99,8 +99,17 @@ def _subprocess(cmd: List[str], log_path: Path, threads: int) -> int:
 
 
 def _result_copy(config: ExperimentConfig, spec: RunSpec) -> Path:
-    """The committed copy of a run's ``result.json`` (same run id = same settings and input fingerprints)."""
+    """Where the committed copy of a run's ``result.json`` goes (same run id = same settings and inputs)."""
     return config.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
+
+
+def _committed_copy(config: ExperimentConfig, spec: RunSpec) -> Optional[Path]:
+    """A committed copy of the same run id from any grid (an arm shared by two grids is trained once)."""
+    own = _result_copy(config, spec)
+    if own.is_file():
+        return own
+    found = sorted((config.results_dir / "runs").glob(f"*/*-{spec.run_id}.json"))
+    return found[0] if found else None
 
 
 def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: str = "") -> Optional[Dict[str, Any]]:
@@ -109,8 +118,8 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
 
     run_dir = config.output_dir / spec.run_id
     result_path = run_dir / RESULT_NAME
-    committed = _result_copy(config, spec)
-    if not result_path.is_file() and committed.is_file():  # a fresh clone: the committed copy of the same run id
+    committed = _committed_copy(config, spec)
+    if not result_path.is_file() and committed is not None:  # a fresh clone: the committed copy of the same run id
         run_dir.mkdir(parents=True, exist_ok=True)
         result_path.write_text(committed.read_text())
     if result_path.is_file():

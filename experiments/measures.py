@@ -97,7 +97,12 @@ def evaluate_dataset(
 # ----------------------------------------------------------------------------------------- KG head
 @torch.no_grad()
 def kg_head_measures(model, dataset, labels: Sequence[str], teacher, batch_size: int = 16) -> Optional[Dict[str, Any]]:
-    """R² and same-type retrieval through ``kg_span_head`` on the linked mentions of ``dataset``."""
+    """R² and same-type retrieval through ``kg_span_head`` on the linked mentions of ``dataset``.
+
+    Retrieval ranks the gold entity among all KG entities of its type by Euclidean distance to their targets
+    (cosine for a model trained with ``dist_objective="infonce"``, the geometry that objective trains); a
+    ``kg_type_residual`` model is compared with the type-residual targets it was trained on.
+    """
     from modeling_kogner import KoGNERProcessor
 
     if model.config.kg_embedding_dim == 0:
@@ -124,18 +129,27 @@ def kg_head_measures(model, dataset, labels: Sequence[str], teacher, batch_size:
     if not rows:
         return {"mentions": 0}
     pred = torch.stack(predictions)
-    table = model.kg_target(teacher.matrix.to(model.device)).float().cpu()  # every entity's target [M, k]
+    types = teacher.entities["type"].astype(str).tolist()
+    matrix = teacher.matrix
+    if getattr(model.config, "kg_type_residual", False):  # the rows the model was trained on
+        from modeling_kogner.modeling_kogner import remove_type_means
+
+        matrix = remove_type_means(matrix, types)
+    table = model.kg_target(matrix.to(model.device)).float().cpu()  # every entity's target [M, k]
     target = table[torch.tensor(rows)]
     residual = (pred - target).pow(2).sum()
     total = (target - target.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
-    types = teacher.entities["type"].astype(str).tolist()
+    cosine = getattr(model.config, "dist_objective", "mse") == "infonce"  # retrieve in the geometry trained
+    if cosine:
+        table = torch.nn.functional.normalize(table, dim=-1)
+        pred = torch.nn.functional.normalize(pred, dim=-1)
     by_type: Dict[str, torch.Tensor] = {}
     for t in sorted(set(types)):
         by_type[t] = torch.tensor([i for i, x in enumerate(types) if x == t])
     ranks, pool_sizes = [], []
     for p, row in zip(pred, rows):
         pool = by_type[types[row]]
-        distance = (table[pool] - p).pow(2).sum(-1)
+        distance = -(table[pool] @ p) if cosine else (table[pool] - p).pow(2).sum(-1)
         gold = distance[pool == row]  # the same computation as the others' (no rounding difference)
         ranks.append(int((distance <= gold).sum()))  # ties count against the gold entity
         pool_sizes.append(len(pool))
@@ -143,6 +157,7 @@ def kg_head_measures(model, dataset, labels: Sequence[str], teacher, batch_size:
     return {
         "mentions": len(rows),
         "r2": float(1 - residual / total),
+        "retrieval": "cosine" if cosine else "euclidean",
         "acc@1": float((ranks_t <= 1).float().mean()),
         "acc@10": float((ranks_t <= 10).float().mean()),
         "chance@1": float(torch.tensor([1.0 / n for n in pool_sizes]).mean()),

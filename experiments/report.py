@@ -10,6 +10,8 @@ __all__ = ["forest_plot", "to_markdown"]
 ARM_NAMES = {
     "b0": "b = 0 ablation", "full_H": "full H", "permuted": "H permuted within type", "centroid": "type centroid",
     "gaussian": "Gaussian per type", "Z": "Z alone", "Zg": "Z' alone", "Zt": "Z'' alone",
+    "residual_H": "type-residual H", "residual_permuted": "type-residual H permuted",
+    "infonce_H": "InfoNCE on H", "infonce_permuted": "InfoNCE on H permuted",
 }  # fmt: skip
 
 
@@ -95,8 +97,9 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
     if plot_name:
         lines += ["", f"![forest plot of the differences]({plot_name})"]
     lines += ["", "## KG effect?", ""]
-    for d, verdict in result["kg_effect"].items():
-        lines.append(f"- **{d}**: {'yes' if verdict['claimed'] else 'not shown'} — {verdict['why']}")
+    for arm, verdicts in (result.get("claims") or {"full_H": result["kg_effect"]}).items():
+        for d, verdict in verdicts.items():
+            lines.append(f"- **{ARM_NAMES.get(arm, arm)}, {d}**: {'yes' if verdict['claimed'] else 'not shown'} — {verdict['why']}")
     heads = {arm: result["arms"][arm]["kg_head"] for arm in arms if "kg_head" in result["arms"][arm]}
     if heads:
         lines += ["", "## What the KG head learned about unseen entities (BMG mentions)", "",
