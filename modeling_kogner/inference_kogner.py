@@ -9,7 +9,7 @@ backends cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,6 +39,11 @@ class KoGNERInferenceMixin:
     def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
         """Sigmoid scores [B, T, w, C] (float32) of a batch that ``get_processor().encode(..., "np")`` returned."""
         raise NotImplementedError
+
+    def _links_with_kg_head(self) -> bool:
+        """Whether ``link=True`` will score the KG-head signal (then its vectors come from the NER forward)."""
+        index = getattr(self, "kg_index", None)
+        return index is not None and "kg" in index.settings.active(index.signals)
 
     def _check_inference_args(self, labels, threshold, batch_size) -> List[str]:
         if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
@@ -73,6 +78,15 @@ class KoGNERInferenceMixin:
         ``decode=False`` returns every span × label candidate above ``threshold`` instead (no greedy
         decoding), e.g. for threshold-free scores.
         """
+        spans, _ = self._word_spans(batch_words, labels, threshold, flat_ner, multi_label, batch_size, decode)
+        return spans
+
+    def _word_spans(
+        self, batch_words, labels, threshold, flat_ner, multi_label, batch_size, decode=True, kg_vectors=False
+    ) -> Tuple[List[List[Tuple[int, int, str, float]]], Optional[List[Dict[Tuple[int, int], np.ndarray]]]]:
+        """:meth:`predict_word_spans`, and with ``kg_vectors=True`` (backends with ``span_kg_vectors``) also,
+        per example, ``{(start, end): kg_span_head(s_pq)}`` of every returned span, taken from the same forward
+        pass that scored it (the window that owns the span's start)."""
         labels = self._check_inference_args(labels, threshold, batch_size)
         processor = self.get_processor()
         cfg = self.config
@@ -89,22 +103,30 @@ class KoGNERInferenceMixin:
         jobs.sort(key=lambda job: -sum(counts[job[0]][slice(*job[2][job[3]])]))  # batch by length
 
         candidates: List[List[Candidate]] = [[] for _ in batch_words]
+        vectors: Optional[List[Dict[Tuple[int, int], np.ndarray]]] = [{} for _ in batch_words] if kg_vectors else None
         for b in range(0, len(jobs), batch_size):
             chunk = jobs[b : b + batch_size]
             words = [list(batch_words[i][slice(*windows[j])]) for i, _, windows, j in chunk]
             enc = processor.encode(words, [groups[g] for _, g, _, _ in chunk], return_tensors="np")
-            probs = self.span_probabilities(enc)
+            if kg_vectors:
+                probs, kg = self.span_kg_vectors(enc)
+            else:
+                probs = self.span_probabilities(enc)
             for row, (i, g, windows, j) in enumerate(chunk):
-                candidates[i].extend(
-                    candidates_from_probs(
-                        probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
-                        offset=windows[j][0], owned=owned_starts(windows, j),
-                    )
+                found = candidates_from_probs(
+                    probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
+                    offset=windows[j][0], owned=owned_starts(windows, j),
                 )  # fmt: skip
-        return [
+                candidates[i].extend(found)
+                if kg_vectors:
+                    lo = windows[j][0]
+                    for c in found:
+                        vectors[i].setdefault((c.start, c.end), kg[row, c.start - lo, c.end - c.start])
+        spans = [
             [(c.start, c.end, c.label, c.score) for c in (greedy_decode(cands, flat_ner, multi_label) if decode else cands)]
             for cands in candidates
         ]
+        return spans, vectors
 
     def batch_predict_entities(
         self,
@@ -129,8 +151,10 @@ class KoGNERInferenceMixin:
             if not isinstance(text, str):
                 raise TypeError(f"texts[{k}] must be a str, got {type(text).__name__}")
         splits = [split_words(text) for text in texts]
-        spans = self.predict_word_spans(
-            [[w for w, _, _ in s] for s in splits], labels, threshold, flat_ner, multi_label, batch_size
+        batch_words = [[w for w, _, _ in s] for s in splits]
+        reuse = link and callable(getattr(self, "span_kg_vectors", None)) and self._links_with_kg_head()
+        spans, vectors = self._word_spans(
+            batch_words, labels, threshold, flat_ner, multi_label, batch_size, kg_vectors=reuse
         )
         results = []
         for text, split, entities in zip(texts, splits, spans):
@@ -142,7 +166,8 @@ class KoGNERInferenceMixin:
         if link:
             from .linking_kogner import link_predictions
 
-            links = link_predictions(self, [[w for w, _, _ in s] for s in splits], spans, labels, top_k=top_k)
+            kg_queries = [[v[(sp[0], sp[1])] for sp in text_spans] for v, text_spans in zip(vectors, spans)] if reuse else None
+            links = link_predictions(self, batch_words, spans, labels, top_k=top_k, kg_queries=kg_queries)
             for out, text_links in zip(results, links):
                 for entity, kg in zip(out, text_links):
                     entity.update(kg)

@@ -324,21 +324,32 @@ def kg_head_queries(model, batch_words: Sequence[Sequence[str]], mentions: Seque
 
 def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequence[Sequence[Tuple]],
                      labels: Sequence[str], top_k: int = 1, settings: Optional[LinkerSettings] = None,
-                     chunk_size: int = 256) -> List[List[Dict]]:
+                     chunk_size: int = 256, kg_queries: Optional[Sequence[Sequence]] = None) -> List[List[Dict]]:
     """KG links of predicted spans: per text, per span ``(start_word, end_word, label, ...)``, the dict
     ``{"kg_id", "kg_name", "kg_type", "kg_score"}`` (all ``None`` when nothing clears the threshold) with
-    ``"kg_candidates"`` (best first) when ``top_k > 1``."""
+    ``"kg_candidates"`` (best first) when ``top_k > 1``.
+
+    ``kg_queries`` (per text, per span: a ``[kg_hidden_size]`` vector) gives the KG-head signal's queries
+    already computed by the NER forward (``predict_entities(..., link=True)`` does this); without it the
+    KG head runs again over each mention's context (:func:`kg_head_queries`)."""
     index: Optional[KGIndex] = getattr(model, "kg_index", None)
     if index is None:
         raise ValueError("link=True needs a KG index: this model has none. Build one with "
                          "`kogner build-kg-index --kg-embeddings TEACHER_DIR --model MODEL_DIR` and reload the model")  # fmt: skip
     settings = settings or index.settings
     mentions = [(t, int(sp[0]), int(sp[1]), str(sp[2])) for t, text_spans in enumerate(spans) for sp in text_spans]
+    queries = None
+    if kg_queries is not None:
+        flat = [torch.as_tensor(q, dtype=torch.float32) for text_queries in kg_queries for q in text_queries]
+        if len(flat) != len(mentions):
+            raise ValueError(f"kg_queries has {len(flat)} vectors for {len(mentions)} spans; give one per span")
+        queries = torch.stack(flat) if flat else torch.zeros(0, model.config.kg_hidden_size)
     weights = settings.active(index.signals)
     ranked: List[List[Dict]] = []
     for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
         chunk = mentions[b : b + chunk_size]
-        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings)
+        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings,
+                                       kg_queries=None if queries is None else queries[b : b + chunk_size])  # fmt: skip
         mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
         ranked.extend(index.top(index.combine(scores, weights, mask), top_k, settings.threshold))
     empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
@@ -352,8 +363,9 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
 
 
 def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, settings: LinkerSettings,
-                          signals: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
-    """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``."""
+                          signals: Optional[Sequence[str]] = None, kg_queries: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``;
+    ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already."""
     wanted = list(signals) if signals is not None else list(settings.active(index.signals))
     texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, _ in mentions]
     scores: Dict[str, torch.Tensor] = {}
@@ -370,6 +382,8 @@ def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, 
         queries = encoder.queries(texts, sentences, [slot[m[0]] for m in mentions], settings.context_weight)
         scores["text"] = index.similarity("text", queries)
     if "kg" in wanted:
-        q = kg_head_queries(model, batch_words, [m[:3] for m in mentions], labels, settings.context_words)
+        q = kg_queries if kg_queries is not None else kg_head_queries(
+            model, batch_words, [m[:3] for m in mentions], labels, settings.context_words
+        )
         scores["kg"] = index.similarity("kg", q)
     return scores

@@ -235,3 +235,37 @@ def test_chunked_scoring_matches_one_pass(model, tiny_bert_path):
     for t_one, t_chunk in zip(one, chunked):
         for a, b in zip(t_one, t_chunk):
             assert abs(a["kg_score"] - b["kg_score"]) < 1e-4
+
+
+def test_predict_link_takes_kg_head_vectors_from_the_ner_forward(model, tiny_bert_path, monkeypatch):
+    """``predict_entities(link=True)`` scores the KG-head signal with the span representation of the NER
+    forward that found the entity (no second forward through ``kg_head_queries``)."""
+    import modeling_kogner.linking_kogner as linking
+    from modeling_kogner.tokenization_kogner import words_of
+
+    kg = torch.randn(len(ENTITIES), model.config.kg_hidden_size, generator=torch.Generator().manual_seed(2))
+    model.kg_index = make_index(tiny_bert_path, kg_vectors=kg, settings={"weights": {"kg": 1.0}, "threshold": 0.0})
+    words = words_of(TEXT)
+    spans, vectors = model._word_spans([words], LABELS, 0.0, True, False, 8, kg_vectors=True)
+    assert spans[0] and set(vectors[0]) >= {(s, e) for s, e, _, _ in spans[0]}
+    # the vectors are kg_span_head(s_pq) of the same forward (one window: the whole sentence)
+    enc = model.get_processor().encode([words], [LABELS])
+    with torch.no_grad():
+        reps = model(**enc, output_span_reps=True).span_reps[0]
+    width = model.config.max_span_width
+    for s, e, _, _ in spans[0]:
+        expected = model.kg_span_head(reps[s * width + (e - s)]).detach().numpy()
+        assert abs(vectors[0][(s, e)] - expected).max() < 1e-5
+
+    def no_second_forward(*args, **kwargs):
+        raise AssertionError("kg_head_queries ran: the NER forward's span vectors were not reused")
+
+    monkeypatch.setattr(linking, "kg_head_queries", no_second_forward)
+    linked = model.predict_entities(TEXT, LABELS, threshold=0.0, link=True, top_k=2)
+    assert len(linked) == len(spans[0]) and all("kg_candidates" in e for e in linked)
+    # the links equal scoring the same vectors through link_predictions directly
+    queries = [[vectors[0][(s, e)] for s, e, _, _ in spans[0]]]
+    direct = linking.link_predictions(model, [words], spans, LABELS, top_k=2, kg_queries=queries)[0]
+    assert [e["kg_id"] for e in linked] == [d["kg_id"] for d in direct]
+    with pytest.raises(ValueError, match="one per span"):
+        linking.link_predictions(model, [words], spans, LABELS, kg_queries=[[]])
