@@ -74,6 +74,43 @@ def render_distillation(result: Mapping[str, Any]) -> List[str]:
     return lines
 
 
+ENTITY_ARMS = [("b0", "b = 0 ablation"), ("residual_H", "type-residual H"), ("residual_permuted", "type-residual H permuted"),
+               ("infonce_H", "InfoNCE on H (b = 1)"), ("infonce_permuted", "InfoNCE on H permuted (b = 1)")]
+
+
+def render_entity_objectives(result: Mapping[str, Any]) -> List[str]:
+    """The grid of objectives only entity-specific information can meet (each against its own controls)."""
+    arms = [(key, name) for key, name in ENTITY_ARMS if key in result["arms"]]
+    seeds = {key: len(result["finished_seeds"].get(key, [])) for key, _ in ENTITY_ARMS if key in result["finished_seeds"]}
+    name = f"{result['name']}-{result['grid']}"
+    lines = [
+        "### Objectives that type alone cannot meet",
+        "",
+        f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**; "
+        "finished seeds: " + ", ".join(f"{n} {seeds.get(k, 0)}" for k, n in ENTITY_ARMS) + ".",
+        "",
+    ]
+    if not arms:
+        return lines + ["No run of this grid has finished yet."]
+    lines += ["Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds:", "",
+              "| Dataset | " + " | ".join(n for _, n in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
+    for key, label in DATASETS:
+        if any(key in result["arms"][a] for a, _ in arms):
+            lines.append(f"| {label} | " + " | ".join(_cell(result["arms"][a].get(key, {}).get("f1")) for a, _ in arms) + " |")
+    lines.append("")
+    for arm, verdicts in (result.get("claims") or {}).items():
+        shown = [d for d, v in verdicts.items() if v["claimed"]]
+        judged = any(v.get("judged", True) for v in verdicts.values())
+        label = dict(ENTITY_ARMS).get(arm, arm)
+        if not judged:
+            lines.append(f"- {label}: not judged yet (its controls have not finished).")
+        else:
+            lines.append(f"- {label}: effect {'shown on ' + ', '.join(shown) if shown else '**not shown**'} "
+                         f"(must beat every control with a 95% CI excluding 0): "
+                         + "; ".join(f"{d}: {v['why']}" for d, v in verdicts.items()))  # fmt: skip
+    return lines
+
+
 def render(results_dir: Path) -> str:
     lines = [START, "", "## Results", ""]
     path = results_dir / "distillation.json"
@@ -81,6 +118,9 @@ def render(results_dir: Path) -> str:
         lines += render_distillation(json.loads(path.read_text()))
     else:
         lines.append("No results yet: run `python -m experiments.distillation experiments/distillation.yaml`.")
+    entity = results_dir / "distillation-entity_objectives.json"
+    if entity.is_file():
+        lines += [""] + render_entity_objectives(json.loads(entity.read_text()))
     lines += ["", "The main job (`bash scripts/main.sh`) trains one seed of KoGNER and of the b = 0 ablation; its "
               "table (in `runs/main/eval`) is one sample, not a comparison.", "", END]  # fmt: skip
     return "\n".join(lines)

@@ -195,3 +195,40 @@ def test_kg_effect_needs_both_controls_beaten_and_the_readme_says_so():
     assert "No KG effect is claimed" in "\n".join(render.render_distillation({**result, "kg_effect": {}}))
     readme = f"intro\n{render.START}\nold hand-typed table\n{render.END}\nrest"
     assert "old hand-typed" not in render.replace_section(readme, "NEW") and render.replace_section(readme, "NEW").endswith("rest")
+
+
+def test_grid_claims_judge_each_arm_against_its_own_controls_and_the_readme_reports_them():
+    import importlib.util
+
+    from experiments.aggregate import claims
+
+    def comp(a, b, low, high):
+        return {**_comparison(b, low, high), "a": a}
+
+    comparisons = [comp("infonce_H", "b0", 0.01, 0.03), comp("infonce_H", "infonce_permuted", -0.02, 0.01),
+                   comp("residual_H", "b0", 0.01, 0.02), comp("residual_H", "residual_permuted", 0.005, 0.02)]  # fmt: skip
+    spec = {"claims": {"infonce_H": ["b0", "infonce_permuted"], "residual_H": ["b0", "residual_permuted"]}}
+    verdicts = claims(spec, comparisons)
+    assert verdicts["infonce_H"]["bmg"]["claimed"] is False  # beats b = 0 but not its permuted control
+    assert verdicts["residual_H"]["bmg"]["claimed"] is True
+    assert claims({}, comparisons)["full_H"]["bmg"]["judged"] is False  # default claim: full H, whose controls are absent
+
+    module_spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(render)
+    stat = {"mean": 0.5, "sd": 0.1, "n": 3}
+    result = {"name": "distillation", "grid": "entity_objectives", "status": "complete",
+              "finished_seeds": {"infonce_H": [0, 1, 2], "infonce_permuted": [0, 1, 2]},
+              "arms": {"infonce_H": {"bmg": {"f1": stat}}, "infonce_permuted": {"bmg": {"f1": stat}}},
+              "claims": {"infonce_H": verdicts["infonce_H"]}}  # fmt: skip
+    text = "\n".join(render.render_entity_objectives(result))
+    assert "50.0 ± 10.0" in text and "**not shown**" in text and "infonce_H − infonce_permuted" in text
+
+
+def test_a_grid_cannot_compare_arms_it_does_not_run(tmp_path):
+    from experiments.config import ExperimentConfig
+
+    raw = {"name": "x", "corpus": "c", "teacher": "t", "train": {}, "evaluation": {},
+           "arms": {"a": {}, "b": {}}, "grids": {"g": {"arms": ["a"], "seeds": [0], "comparisons": [["a", "b"]]}}}  # fmt: skip
+    with pytest.raises(ValueError, match="does not run"):
+        ExperimentConfig(raw, tmp_path)
