@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from ..progress import progress
+from .memory import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ def _encode_all(model, data, cfg: GraphTransformerConfig, device, desc: str, sho
             batch = batch.to(device)
             hidden = model.encode(batch.x, batch.edge_index, batch.edge_attr)[: batch.batch_size]
             out[batch.n_id[: batch.batch_size].cpu().numpy()] = hidden.cpu().numpy()
+            del batch, hidden
+            release_memory()
     return out
 
 
@@ -184,6 +187,8 @@ def _type_accuracy(model, sample, nodes: torch.Tensor, y: torch.Tensor, batch_si
             batch = sample(chunk).to(device)
             out = model(batch.x, batch.edge_index, batch.edge_attr)[: len(chunk)]
             correct += int((out.argmax(-1).cpu() == y[chunk]).sum())
+            del batch, out
+            release_memory()
     return correct / max(len(nodes), 1)
 
 
@@ -260,7 +265,9 @@ def train_graph_transformer(
             loss.backward()
             opt.step()
             losses.append(loss.item())
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            del batch, hidden, loss
+            release_memory()  # sub-graphs change size every step: keep glibc from hoarding the freed pages
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None}
         if use_type:
             torch.manual_seed(seed + 1000 + epoch)
