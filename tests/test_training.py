@@ -95,7 +95,7 @@ def test_collator_builds_span_targets_and_teacher_rows(model, kg):
     w = model.config.max_span_width
     assert batch["labels"].shape[:2] == (3, 8 * w)
     assert set(batch) == {"input_ids", "attention_mask", "words_mask", "text_lengths", "labels",
-                          "kg_span_index", "kg_embeddings", "kg_mask"}  # fmt: skip
+                          "kg_span_index", "kg_embeddings", "kg_mask", "kg_entity_index", "kg_type_index"}  # fmt: skip
     # with no negatives, each prompt holds exactly the gold types: one positive per gold span
     assert batch["labels"].sum().item() == 6
     assert batch["labels"][0, 5 * w + 1].sum().item() == 1  # "ovarian carcinoma" = span (5, 6)
@@ -103,6 +103,8 @@ def test_collator_builds_span_targets_and_teacher_rows(model, kg):
     assert batch["kg_mask"].tolist() == [[True, True], [True, True], [True, False]]
     assert batch["kg_span_index"][0].tolist() == [0, 5 * w + 1]
     torch.testing.assert_close(batch["kg_embeddings"][1, 1], kg.matrix[kg.row_of("Symptom::D006261")])
+    assert batch["kg_entity_index"][1, 1].item() == kg.row_of("Symptom::D006261")  # the row InfoNCE compares by
+    assert batch["kg_type_index"][1, 1].item() == kg.type_codes[kg.row_of("Symptom::D006261")].item()
     assert collator.report.counts[KGE_MISSING] == 1 and "Disease::UNKNOWN" in collator.report.examples[KGE_MISSING]
     assert collator.report.counts[KGE_USED] == 5
 
