@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_SECONDS, TARGET_RSS_GB = 10 * 60, 4.0
+QUIET_LOAD = 2.5  # 1-minute load average on the 2-core machine at or below which a timing counts as quiet
 START, END = "<!-- teacher-results:start -->", "<!-- teacher-results:end -->"
 
 
@@ -205,8 +206,11 @@ def render(results: dict) -> str:
             lines.append(f"| {r['kg']} | | (partial: {r['partial']}) | | | | |")
             continue
         ok = "within" if r["total_wall_seconds"] <= TARGET_SECONDS and r["max_peak_rss_gb"] <= TARGET_RSS_GB else "NOT within"
+        loads = [x for row in r["stages"].values() for x in (row.get("load_average_start_end") or []) if x == x]
+        worst = max(loads, default=float("nan"))
+        how = ("measured quiet" if worst <= QUIET_LOAD else "measured under load") + (f" (load ≤ {worst:.1f})" if loads else "")
         lines.append(f"| {r['kg']} | | **total** | **{r['total_wall_seconds']}** | **{r['total_cpu_seconds']}** | "
-                     f"**{r['max_peak_rss_gb']}** | {ok} {TARGET_SECONDS} s / {TARGET_RSS_GB} GB, measured under load |")
+                     f"**{r['max_peak_rss_gb']}** | {ok} {TARGET_SECONDS} s / {TARGET_RSS_GB} GB, {how} |")
     lines += ["", "Unit costs (CPU seconds of the stage process, load included, divided by its work):", "",
               "| KG | Z: ms CPU per entity | Z': ms CPU per node | Z'': µs CPU per training triple and epoch (TransE + TransR epochs run) |",
               "|---|---|---|---|"]
