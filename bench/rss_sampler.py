@@ -1,27 +1,48 @@
-"""Run a command and sample its resident memory (with children) every 0.5 s; print the peak, the log line current at the peak, and the series.
+"""Run a command and sample its resident memory (with its children) every 0.5 s.
 
     python bench/rss_sampler.py LOG python -m data_builders.kg_teacher ... > summary.txt
+
+The command's output goes to LOG. Printed: the exit status, the peak RSS, when it happened and the last LOG line
+at that moment (which stage was running), then about 60 evenly spaced ``seconds:GB`` samples.
 """
-import subprocess, sys, time, psutil
-log = open(sys.argv[1], "w")
-p = subprocess.Popen(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
-proc = psutil.Process(p.pid)
-peak, at, series = 0, "", []
-t0 = time.time()
-while p.poll() is None:
-    try:
-        rss = sum(x.memory_info().rss for x in [proc, *proc.children(recursive=True)])
-    except psutil.Error:
-        rss = 0
-    series.append((round(time.time() - t0, 1), rss))
-    if rss > peak:
-        peak = rss
-        try:
-            lines = open(sys.argv[1]).read().splitlines()
-            at = lines[-1][:200] if lines else ""
-        except Exception:
-            pass
-    time.sleep(0.5)
-print(f"exit {p.returncode}; peak RSS {peak/1e9:.2f} GB at t={[t for t, r in series if r == peak][0] if series else 0}s; log then: {at}")
-step = max(1, len(series) // 60)
-print(" ".join(f"{t:.0f}s:{r/1e9:.2f}" for t, r in series[::step]))
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 2:
+        print("usage: rss_sampler.py LOG COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    log_path, command = Path(argv[0]), argv[1:]
+    with log_path.open("w") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = psutil.Process(child.pid)
+        peak, peak_at, peak_line, series = 0, 0.0, "", []
+        t0 = time.time()
+        while child.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+            except psutil.Error:  # a child ended between listing and reading
+                rss = 0
+            now = round(time.time() - t0, 1)
+            series.append((now, rss))
+            if rss > peak:
+                lines = log_path.read_text(errors="replace").splitlines()
+                peak, peak_at, peak_line = rss, now, (lines[-1][:200] if lines else "")
+            time.sleep(0.5)
+    print(f"exit {child.returncode}; peak RSS {peak / 1e9:.2f} GB at t={peak_at}s; log then: {peak_line}")
+    step = max(1, len(series) // 60)
+    print(" ".join(f"{t:.0f}s:{r / 1e9:.2f}" for t, r in series[::step]))
+    return child.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
