@@ -86,7 +86,8 @@ class KoGNERInferenceMixin:
     ) -> Tuple[List[List[Tuple[int, int, str, float]]], Optional[List[Dict[Tuple[int, int], np.ndarray]]]]:
         """:meth:`predict_word_spans`, and with ``kg_vectors=True`` (backends with ``span_kg_vectors``) also,
         per example, ``{(start, end): kg_span_head(s_pq)}`` of every returned span, taken from the same forward
-        pass that scored it (the window that owns the span's start)."""
+        pass that scored it (the window that owns the span's start; with several label groups, the first
+        group's forward, since the label prompt is part of the encoder input)."""
         labels = self._check_inference_args(labels, threshold, batch_size)
         processor = self.get_processor()
         cfg = self.config
