@@ -34,9 +34,12 @@ def collect(config: ExperimentConfig, grid: str) -> Dict[str, Dict[int, Dict[str
     return out
 
 
-def _counts(result: Dict[str, Any], dataset: str) -> np.ndarray:
-    """[n_sentences, 3] counts summed over types."""
-    return np.asarray(result["measures"]["datasets"][dataset]["counts"], dtype=float).sum(1)
+def _counts(result: Dict[str, Any], dataset: str, part: Optional[str] = None) -> np.ndarray:
+    """[n_sentences, 3] counts summed over types (of one ``kg_coverage`` part: ``in_kg`` / ``not_in_kg``)."""
+    measures = result["measures"]["datasets"][dataset]
+    if part is not None:
+        measures = measures["kg_coverage"][part]
+    return np.asarray(measures["counts"], dtype=float).sum(1)
 
 
 def _summaries(runs: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
@@ -47,6 +50,10 @@ def _summaries(runs: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
         entry = {k: mean_sd([row[k] for row in rows]) for k in ("f1", "precision", "recall", "pr_auc", "threshold")}
         entry["per_type_f1"] = {t: mean_sd([row["per_type"][t]["f1"] for row in rows]) for t in rows[0]["per_type"]}
         entry["per_type_pr_auc"] = {t: mean_sd([row["pr_auc_per_type"][t] for row in rows]) for t in rows[0]["pr_auc_per_type"]}
+        covered = [row["kg_coverage"] for row in rows if "kg_coverage" in row]
+        if covered:
+            entry["kg_coverage"] = {part: {k: mean_sd([c[part][k] for c in covered]) for k in ("f1", "precision", "recall")}
+                                    | {"gold": covered[0][part]["gold"]} for part in ("in_kg", "not_in_kg")}  # fmt: skip
         if "heldout_templates" in rows[0]:
             entry["heldout_templates"] = {k: mean_sd([row["heldout_templates"][k] for row in rows]) for k in ("f1", "pr_auc")}
             entry["heldout_templates"]["size"] = rows[0]["heldout_templates"]["size"]
@@ -81,6 +88,14 @@ def compare(runs: Dict[str, Dict[int, Dict[str, Any]]], a: str, b: str, resample
                 continue
             stats = paired_bootstrap([_counts(r, d) for r in ra], [_counts(r, d) for r in rb], clusters, resamples, seed, subset)
             out.append({**stats, "a": a, "b": b, "dataset": d, "subset": name, "resampled_by": "entity" if clusters else "sentence"})
+        # mentions that name a KG entity vs the others (runs measured before this split existed have none)
+        covered_a = [r for r in ra if "kg_coverage" in r["measures"]["datasets"][d]]
+        covered_b = [r for r in rb if "kg_coverage" in r["measures"]["datasets"][d]]
+        if covered_a and covered_b:
+            for part in ("in_kg", "not_in_kg"):
+                stats = paired_bootstrap([_counts(r, d, part) for r in covered_a], [_counts(r, d, part) for r in covered_b],
+                                         clusters, resamples, seed)  # fmt: skip
+                out.append({**stats, "a": a, "b": b, "dataset": d, "subset": part, "resampled_by": "entity" if clusters else "sentence"})
     return out
 
 

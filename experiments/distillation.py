@@ -153,6 +153,9 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
         t0 = time.time()
         cmd = [sys.executable, "-m", "experiments.measures", "--model", str(model_dir), "--settings", str(settings_path),
                "--out", str(measures_path)] + (["--teacher", str(teacher)] if teacher is not None else [])  # fmt: skip
+        coverage_kg = config.input_paths(spec.evaluation, spec.grid).get("teacher")
+        if coverage_kg is not None and coverage_kg.is_dir():  # the grid's KG splits benchmark mentions (b = 0 too)
+            cmd += ["--coverage-kg", str(coverage_kg)]
         if _subprocess(cmd, run_dir / "measures.log", threads) != 0:
             log(f"{index} {spec.arm} seed {spec.seed}: measuring FAILED, see {run_dir / 'measures.log'}")
             return None

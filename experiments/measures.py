@@ -10,6 +10,10 @@ Per dataset (BMG-NER test, NCBI-disease test, BC5CDR test, as the config lists t
   ``[tp, predicted, gold]`` counts per type for the paired bootstrap; BMG also the held-out-template
   sentences alone, and a cluster key per sentence (its first linked KG entity: test mentions repeat).
 
+On the benchmarks: the same scores for mentions whose surface form names an entity of the grid's KG (its
+teacher input, the same for every arm) of a compatible type and for those that do not (``kg_coverage``: the gold and the predicted
+spans are both split by that rule, so each part has its own precision, recall and per-example counts).
+
 What the KG head learned about unseen entities (models trained with a teacher only): on BMG validation and
 test mentions linked to the KG, R² of ``kg_span_head(span)`` against the frozen target of the run's own
 teacher row, and retrieval of the gold entity among all same-type entities of that teacher through the
@@ -35,6 +39,7 @@ from kogner_training.metrics.span_candidates import (
     average_precision,
     choose_threshold,
     decode_candidates,
+    gold_set,
     per_example_counts,
     prf,
 )
@@ -62,9 +67,46 @@ def _scores(predictions, references, labels: Sequence[str]) -> Dict[str, Any]:
     }  # fmt: skip
 
 
+class KGCoverage:
+    """Whether a span names a KG entity: its :func:`~modeling_kogner.names_kogner.name_key` equals the key of a
+    name or alias of an entity whose type is compatible with the span's label
+    (:func:`~modeling_kogner.names_kogner.compatible_labels`)."""
+
+    RULE = "surface form (name_key) = a name or alias of a KG entity of a type compatible with the label"
+
+    def __init__(self, entities, source: str = ""):
+        """``entities``: a teacher's ``entities.parquet`` table (``type``, ``name``, optional ``aliases``)."""
+        from modeling_kogner.names_kogner import entity_label, name_key
+
+        self.source = {"path": str(source), "entities": int(len(entities))}
+        self._key = name_key
+        self._labels: Dict[str, set] = {}
+        aliases = entities["aliases"] if "aliases" in entities else [None] * len(entities)
+        for kind, name, alias_list in zip(entities["type"].astype(str), entities["name"], aliases):
+            for n in [name, *(list(alias_list) if alias_list is not None else [])]:
+                self._labels.setdefault(name_key(str(n)), set()).add(entity_label(kind))
+
+    def __call__(self, words: Sequence[str], start: int, end: int, label: str) -> bool:
+        from modeling_kogner.names_kogner import compatible_labels
+
+        found = self._labels.get(self._key(" ".join(words[start : end + 1])), set())
+        return any(kg_label in found for kg_label in compatible_labels(label))
+
+
+def kg_coverage_scores(predictions, references, tokens, labels: Sequence[str], in_kg: KGCoverage) -> Dict[str, Any]:
+    """``_scores`` of the spans that name a KG entity (``in_kg``) and of the others (``not_in_kg``)."""
+    out: Dict[str, Any] = {"rule": KGCoverage.RULE}
+    for part, wanted in (("in_kg", True), ("not_in_kg", False)):
+        preds = [[p for p in pred if in_kg(words, int(p[0]), int(p[1]), str(p[2])) == wanted]
+                 for pred, words in zip(predictions, tokens)]  # fmt: skip
+        refs = [[g for g in gold_set(ref) if in_kg(words, g[0], g[1], g[2]) == wanted] for ref, words in zip(references, tokens)]
+        out[part] = _scores(preds, refs, labels)
+    return out
+
+
 def evaluate_dataset(
     model, test, dev, labels: Sequence[str], grid: Sequence[float] = DEFAULT_GRID, batch_size: int = 16,
-    subsets: Optional[Mapping[str, Sequence[int]]] = None, name: str = "",
+    subsets: Optional[Mapping[str, Sequence[int]]] = None, name: str = "", kg_coverage: Optional[KGCoverage] = None,
 ) -> Dict[str, Any]:  # fmt: skip
     """Dev-threshold F1, PR-AUC and per-example counts of ``model`` on ``test`` (see the module docstring)."""
     from eval import predict_spans
@@ -90,6 +132,9 @@ def evaluate_dataset(
         sub["pr_auc"] = average_precision([candidates[i] for i in index], [references[i] for i in index], labels)["pr_auc"]
         sub["size"] = len(index)
         out[subset] = sub
+    if kg_coverage is not None:
+        out["kg_coverage"] = kg_coverage_scores(predictions, references, test["tokenized_text"], labels, kg_coverage)
+        out["kg_coverage"]["kg"] = kg_coverage.source
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -179,8 +224,12 @@ def _bmg_extras(test) -> Dict[str, Any]:
     return {"heldout_index": heldout, "clusters": clusters}
 
 
-def measure_model(model_dir: str | Path, settings: Mapping[str, Any], root: Path, teacher_dir: Optional[str] = None) -> Dict[str, Any]:
-    """Every measure of the module docstring for the model saved in ``model_dir``."""
+def measure_model(
+    model_dir: str | Path, settings: Mapping[str, Any], root: Path, teacher_dir: Optional[str] = None,
+    coverage_kg: Optional[str] = None,
+) -> Dict[str, Any]:  # fmt: skip
+    """Every measure of the module docstring for the model saved in ``model_dir``; ``coverage_kg``: the teacher
+    folder whose entities split the benchmarks into KG / not KG mentions (default: the run's teacher input)."""
     from data_builders.bmg_ner import load_corpus
     from eval import load_benchmark
     from kogner_training import entity_types_of
@@ -202,20 +251,30 @@ def measure_model(model_dir: str | Path, settings: Mapping[str, Any], root: Path
     bmg["clusters"] = extras["clusters"]
     bmg["heldout_index"] = extras["heldout_index"]
     results["datasets"][evaluation.get("corpus_name", "bmg")] = bmg  # the training corpus' own test split
+    teacher = None
+    if teacher_dir:
+        from data_builders.kg_teacher import KGEmbeddings
+
+        blocks = settings["train"].get("kg_blocks") or ["text", "graph", "transr"]
+        teacher = KGEmbeddings.load(teacher_dir, blocks=tuple(blocks))
+    # the KG whose coverage splits the benchmarks: the grid's teacher input, the same for every arm (b = 0 too)
+    base = coverage_kg or (settings.get("inputs", {}).get("teacher") or {}).get("path")
+    coverage = None
+    if base and Path(base, "entities.parquet").is_file():
+        import pandas as pd
+
+        coverage = KGCoverage(pd.read_parquet(Path(base, "entities.parquet")), source=base)
     if not dev_only:
         for name, bench in (evaluation.get("benchmarks") or {}).items():
             label_map = dict(item.split(":", 1) for item in bench["labels"].split(","))
             test = load_benchmark(root / bench["test"] if not Path(bench["test"]).is_absolute() else bench["test"], label_map)
             dev = load_benchmark(root / bench["dev"] if not Path(bench["dev"]).is_absolute() else bench["dev"], label_map)
             dev, subsample = _subsample(dev, bench.get("dev_subsample"), int(bench.get("dev_subsample_seed", 0)))
-            scores = evaluate_dataset(model, test, dev, list(dict.fromkeys(label_map.values())), grid, batch_size, name=name)
+            scores = evaluate_dataset(model, test, dev, list(dict.fromkeys(label_map.values())), grid, batch_size, name=name,
+                                      kg_coverage=coverage)  # fmt: skip
             scores["dev_subsample"] = subsample
             results["datasets"][name] = scores
-    if teacher_dir:
-        from data_builders.kg_teacher import KGEmbeddings
-
-        blocks = settings["train"].get("kg_blocks") or ["text", "graph", "transr"]
-        teacher = KGEmbeddings.load(teacher_dir, blocks=tuple(blocks))
+    if teacher is not None:
         splits = ["validation"] if dev_only else ["validation", "test"]
         results["kg_head"] = {split: kg_head_measures(model, corpus[split], bmg_labels, teacher, batch_size) for split in splits}
     return results
@@ -226,12 +285,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--settings", required=True, help="the run's settings.json (written by experiments.distillation)")
     parser.add_argument("--teacher", default=None, help="the run's (derived) teacher folder, for the KG head measures")
+    parser.add_argument("--coverage-kg", default=None, help="teacher folder whose entities split benchmark mentions into "
+                        "KG / not KG (the grid's teacher input; default: the run's own, none for b = 0)")  # fmt: skip
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     settings = json.loads(Path(args.settings).read_text())
     root = Path(__file__).resolve().parents[1]
-    results = measure_model(args.model, settings, root, args.teacher)
+    results = measure_model(args.model, settings, root, args.teacher, args.coverage_kg)
     Path(args.out).write_text(json.dumps(results) + "\n")
 
 

@@ -85,6 +85,24 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
             per = result["arms"][arm].get(d, {}).get("per_type_f1", {})
             lines.append(f"| {ARM_NAMES.get(arm, arm)} | " + " | ".join(_pct(per.get(t)) for t in types) + " |")
         lines.append("")
+    covered = [d for d in datasets if any("kg_coverage" in result["arms"][arm].get(d, {}) for arm in arms)]
+    if covered:
+        lines += ["## Mentions that name a KG entity vs the others (F1 × 100)", "",
+                  "Gold and predicted spans are both split: a span is *in the KG* when its surface form (`name_key`) is a "
+                  "name or alias of an entity of the grid's KG of a type compatible with its label.", "",
+                  "| Arm | " + " | ".join(f"{d} in KG | {d} not in KG" for d in covered) + " |",
+                  "|---|" + "---|---|" * len(covered)]  # fmt: skip
+        for arm in arms:
+            cells = []
+            for d in covered:
+                cov = result["arms"][arm].get(d, {}).get("kg_coverage", {})
+                cells += [_pct(cov.get("in_kg", {}).get("f1")), _pct(cov.get("not_in_kg", {}).get("f1"))]
+            lines.append(f"| {ARM_NAMES.get(arm, arm)} | " + " | ".join(cells) + " |")
+        gold = []
+        for d in covered:
+            cov = next(result["arms"][arm][d]["kg_coverage"] for arm in arms if "kg_coverage" in result["arms"][arm].get(d, {}))
+            gold.append(f"{d} {cov['in_kg']['gold']} in KG / {cov['not_in_kg']['gold']} not")
+        lines += ["", "Gold test mentions: " + "; ".join(gold) + ".", ""]
     lines += ["## Differences (paired bootstrap over test sentences; BMG resampled by KG entity)", "",
               "| Dataset | Subset | A − B | F1 A / B | Δ F1 (points) | 95% CI | P(Δ ≤ 0) | seeds A/B | units |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip

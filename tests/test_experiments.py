@@ -154,12 +154,15 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     bmg = result["measures"]["datasets"]["bmg"]
     assert bmg["test_size"] == 3 and 0 <= bmg["f1"] <= 1 and 0 <= bmg["pr_auc"] <= 1 and len(bmg["counts"]) == 3
     assert set(result["measures"]["datasets"]) == {"bmg", "ncbi"}
+    coverage = result["measures"]["datasets"]["ncbi"]["kg_coverage"]  # the benchmark split by the grid's KG
+    assert coverage["in_kg"]["gold"] + coverage["not_in_kg"]["gold"] == result["measures"]["datasets"]["ncbi"]["gold"]
     assert 0 < result["measures"]["kg_head"]["test"]["mentions"] <= 6  # spans wider than max_span_width are skipped
     assert "grad_norm_lang" in result["training"]["log_history"][0]
     assert result["provenance"]["inputs"]["corpus"]["sha256"]
     aggregate = json.loads((Path(config["results_dir"]) / "smoke.json").read_text())
     assert aggregate["finished_seeds"] == {"permuted": [0]} and aggregate["status"] == "complete"
-    assert (Path(config["results_dir"]) / "smoke.md").read_text().startswith("# smoke")
+    report = (Path(config["results_dir"]) / "smoke.md").read_text()
+    assert report.startswith("# smoke") and "Mentions that name a KG entity" in report
     capsys.readouterr()
     assert main([str(path)]) == 0  # a re-run trains nothing
     assert "finished earlier" in capsys.readouterr().out
@@ -232,3 +235,39 @@ def test_a_grid_cannot_compare_arms_it_does_not_run(tmp_path):
            "arms": {"a": {}, "b": {}}, "grids": {"g": {"arms": ["a"], "seeds": [0], "comparisons": [["a", "b"]]}}}  # fmt: skip
     with pytest.raises(ValueError, match="does not run"):
         ExperimentConfig(raw, tmp_path)
+
+
+def test_kg_coverage_splits_gold_and_predicted_spans_by_the_kgs_names():
+    from experiments.measures import KGCoverage, kg_coverage_scores
+
+    entities = pd.DataFrame({"type": ["Disease", "Gene", "Compound"], "name": ["breast cancer", "BRCA1", "aspirin"],
+                             "aliases": [["mammary carcinoma"], [], ["ASA"]]})  # fmt: skip
+    covered = KGCoverage(entities, source="kg")
+    words = ["Mammary", "carcinoma", "and", "brca1", "and", "lung", "cancer", "after", "ASA"]
+    assert covered(words, 0, 1, "disease") and covered(words, 8, 8, "drug")
+    assert not covered(words, 3, 3, "disease"), "a gene name is not a disease of the KG (type compatibility)"
+    assert not covered(words, 5, 6, "disease")
+    gold = [[{"start": 0, "end": 1, "label": "disease"}, {"start": 5, "end": 6, "label": "disease"},
+             {"start": 8, "end": 8, "label": "drug"}]]  # fmt: skip
+    predicted = [[(0, 1, "disease", 0.9), (5, 6, "disease", 0.8), (3, 3, "disease", 0.7)]]  # one KG hit, one miss, one FP
+    split = kg_coverage_scores(predicted, gold, [words], ["disease", "drug"], covered)
+    assert (split["in_kg"]["true_positives"], split["in_kg"]["predicted"], split["in_kg"]["gold"]) == (1, 1, 2)
+    assert (split["not_in_kg"]["true_positives"], split["not_in_kg"]["predicted"], split["not_in_kg"]["gold"]) == (1, 2, 1)
+    assert split["in_kg"]["recall"] == pytest.approx(0.5) and split["not_in_kg"]["precision"] == pytest.approx(0.5)
+
+
+def test_coverage_comparisons_appear_only_when_both_arms_were_split():
+    from experiments.aggregate import compare
+
+    def run(tp_in, tp_out, covered=True):
+        rows = [[[tp_in, 1, 1]], [[tp_out, 1, 1]]]
+        data = {"counts": [[[tp_in + tp_out, 2, 2]]] * 2}
+        if covered:
+            data["kg_coverage"] = {"in_kg": {"counts": [rows[0]] * 2}, "not_in_kg": {"counts": [rows[1]] * 2}}
+        return {"measures": {"datasets": {"ncbi": data}}}
+
+    runs = {"full_H": {0: run(1, 0)}, "b0": {0: run(0, 1)}, "old": {0: run(0, 1, covered=False)}}
+    subsets = {c["subset"]: c for c in compare(runs, "full_H", "b0", 50, 0)}
+    assert set(subsets) == {"all", "in_kg", "not_in_kg"}
+    assert subsets["in_kg"]["diff"] == pytest.approx(1.0) and subsets["not_in_kg"]["diff"] == pytest.approx(-1.0)
+    assert {c["subset"] for c in compare(runs, "full_H", "old", 50, 0)} == {"all"}
