@@ -14,6 +14,10 @@ On the benchmarks: the same scores for mentions whose surface form names an enti
 teacher input, the same for every arm) of a compatible type and for those that do not (``kg_coverage``: the gold and the predicted
 spans are both split by that rule, so each part has its own precision, recall and per-example counts).
 
+With ``evaluation.label_disjoint`` (a corpus built with label families): the label-disjoint views of
+:mod:`experiments.label_disjoint` as datasets ``zs-bmg-seen``, ``zs-bmg-unseen``, ``zs-bmg-unseen-synonyms``
+and ``zs-<benchmark>-unseen`` (label names training never used), each with its own dev threshold.
+
 What the KG head learned about unseen entities (models trained with a teacher only): on BMG validation and
 test mentions linked to the KG, R² of ``kg_span_head(span)`` against the frozen target of the run's own
 teacher row, and retrieval of the gold entity among all same-type entities of that teacher through the
@@ -224,6 +228,49 @@ def _bmg_extras(test) -> Dict[str, Any]:
     return {"heldout_index": heldout, "clusters": clusters}
 
 
+def _benchmark(root: Path, bench: Mapping[str, Any], label_map: Mapping[str, str]):
+    """Test and dev split of an evaluation benchmark with ``label_map`` (dev subsampled as the config says)."""
+    from eval import load_benchmark
+
+    test = load_benchmark(root / bench["test"] if not Path(bench["test"]).is_absolute() else bench["test"], dict(label_map))
+    dev = load_benchmark(root / bench["dev"] if not Path(bench["dev"]).is_absolute() else bench["dev"], dict(label_map))
+    dev, subsample = _subsample(dev, bench.get("dev_subsample"), int(bench.get("dev_subsample_seed", 0)))
+    return test, dev, subsample
+
+
+def label_disjoint_measures(
+    model, corpus, settings: Mapping[str, Any], root: Path, spec: Mapping[str, Any], grid, batch_size: int, dev_only: bool,
+) -> Dict[str, Any]:  # fmt: skip
+    """The label-disjoint views (:mod:`experiments.label_disjoint`) as datasets ``zs-<view>``.
+
+    ``spec``: ``held_out_types`` (coarse KG types whose families training never saw) and ``benchmarks``
+    (``{name: "Type:label,…"}``: names never used in training, on the evaluation benchmark of that name).
+    """
+    from experiments.label_disjoint import bmg_views
+
+    out: Dict[str, Any] = {}
+    views = bmg_views(settings["inputs"]["corpus"]["path"], spec.get("held_out_types") or [])
+    split = "validation" if dev_only else "test"
+    clusters = _bmg_extras(corpus[split])["clusters"]
+    for view, data in views.items():
+        test = data["dev"] if dev_only else data["test"]
+        scores = evaluate_dataset(model, test, data["dev"], data["labels"], grid, batch_size, name=f"zs {view}")
+        scores["clusters"] = clusters  # the view keeps its source's rows: BMG test mentions repeat, resample by entity
+        out[f"zs-{view}"] = scores
+    if not dev_only:
+        benchmarks = settings["evaluation"].get("benchmarks") or {}
+        for name, labels in (spec.get("benchmarks") or {}).items():
+            if name not in benchmarks:
+                raise ValueError(f"label_disjoint names the benchmark {name!r}, which evaluation.benchmarks does not define")
+            label_map = dict(item.split(":", 1) for item in labels.split(","))
+            test, dev, subsample = _benchmark(root, benchmarks[name], label_map)
+            scores = evaluate_dataset(model, test, dev, list(dict.fromkeys(label_map.values())), grid, batch_size,
+                                      name=f"zs {name}")  # fmt: skip
+            scores["dev_subsample"] = subsample
+            out[f"zs-{name}-unseen"] = scores
+    return out
+
+
 def measure_model(
     model_dir: str | Path, settings: Mapping[str, Any], root: Path, teacher_dir: Optional[str] = None,
     coverage_kg: Optional[str] = None,
@@ -231,7 +278,6 @@ def measure_model(
     """Every measure of the module docstring for the model saved in ``model_dir``; ``coverage_kg``: the teacher
     folder whose entities split the benchmarks into KG / not KG mentions (default: the run's teacher input)."""
     from data_builders.bmg_ner import load_corpus
-    from eval import load_benchmark
     from kogner_training import entity_types_of
     from modeling_kogner import KoGNERModel
 
@@ -251,6 +297,9 @@ def measure_model(
     bmg["clusters"] = extras["clusters"]
     bmg["heldout_index"] = extras["heldout_index"]
     results["datasets"][evaluation.get("corpus_name", "bmg")] = bmg  # the training corpus' own test split
+    zero_shot = evaluation.get("label_disjoint")
+    if zero_shot:
+        results["datasets"].update(label_disjoint_measures(model, corpus, settings, root, zero_shot, grid, batch_size, dev_only))
     teacher = None
     if teacher_dir:
         from data_builders.kg_teacher import KGEmbeddings
@@ -267,9 +316,7 @@ def measure_model(
     if not dev_only:
         for name, bench in (evaluation.get("benchmarks") or {}).items():
             label_map = dict(item.split(":", 1) for item in bench["labels"].split(","))
-            test = load_benchmark(root / bench["test"] if not Path(bench["test"]).is_absolute() else bench["test"], label_map)
-            dev = load_benchmark(root / bench["dev"] if not Path(bench["dev"]).is_absolute() else bench["dev"], label_map)
-            dev, subsample = _subsample(dev, bench.get("dev_subsample"), int(bench.get("dev_subsample_seed", 0)))
+            test, dev, subsample = _benchmark(root, bench, label_map)
             scores = evaluate_dataset(model, test, dev, list(dict.fromkeys(label_map.values())), grid, batch_size, name=name,
                                       kg_coverage=coverage)  # fmt: skip
             scores["dev_subsample"] = subsample

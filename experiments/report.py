@@ -12,6 +12,7 @@ ARM_NAMES = {
     "gaussian": "Gaussian per type", "Z": "Z alone", "Zg": "Z' alone", "Zt": "Z'' alone",
     "residual_H": "type-residual H", "residual_permuted": "type-residual H permuted",
     "infonce_H": "InfoNCE on H", "infonce_permuted": "InfoNCE on H permuted",
+    "zs_main": "main-job setting", "zs_families": "label families (held out: Phenotype, Anatomy)",
 }  # fmt: skip
 
 

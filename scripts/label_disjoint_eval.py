@@ -31,49 +31,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import datasets  # noqa: E402
-
-from data_builders.bmg_ner import load_corpus  # noqa: E402
-from data_builders.label_families import LabelFamilies  # noqa: E402
-
-
-def family_view(dataset, family_label: Mapping[str, str], max_examples: Optional[int] = None) -> datasets.Dataset:
-    """The examples with gold = spans of the given families only, relabelled ``family id → asked name``."""
-    rows = []
-    for n, ex in enumerate(dataset):
-        if max_examples is not None and n >= max_examples:
-            break
-        ner = []
-        for span in ex["ner"]:
-            hit = next((family_label[f] for f in span.get("families") or [] if f in family_label), None)
-            if hit is not None:
-                ner.append({"start": span["start"], "end": span["end"], "label": hit})
-        rows.append({"tokenized_text": ex["tokenized_text"], "ner": ner})
-    return datasets.Dataset.from_list(rows)
-
-
-def bmg_views(corpus_dir: str, held_out_types: Sequence[str], max_examples: Optional[int]) -> Dict[str, dict]:
-    """``{view: {"labels", "test", "dev"}}`` of the BMG corpus: seen coarse families, unseen (canonical, synonym)."""
-    fams = LabelFamilies.load(corpus_dir)
-    corpus = load_corpus(corpus_dir)
-    coarse = {fid: f for fid, f in fams.families.items() if f.kind == "type"}
-    held = {fid for fid, f in coarse.items() if f.entity_type in set(held_out_types)}
-    if len(held) != len(set(held_out_types)):
-        raise SystemExit(f"--held-out-types {held_out_types} do not all name a coarse family of {corpus_dir}")
-    views = {
-        "bmg-seen": {fid: f.names[0] for fid, f in coarse.items() if fid not in held},
-        "bmg-unseen": {fid: coarse[fid].names[0] for fid in sorted(held)},
-        "bmg-unseen-synonyms": {fid: coarse[fid].names[1] for fid in sorted(held) if len(coarse[fid].names) > 1},
-    }
-    out = {}
-    for view, mapping in views.items():
-        out[view] = {
-            "labels": list(mapping.values()),
-            "test": family_view(corpus["test"], mapping, max_examples),
-            "dev": family_view(corpus["validation"], mapping, max_examples),
-            "source": f"{corpus_dir} (families {sorted(mapping)})",
-        }
-    return out
+from experiments.label_disjoint import bmg_views  # noqa: E402  (the views experiments.measures scores too)
 
 
 def benchmark_views(benchmarks: Sequence[str], label_specs: Sequence[str], max_test: Optional[int], max_dev: Optional[int]):
@@ -108,7 +66,10 @@ def evaluate(args) -> dict:
     from kogner_training.provenance import provenance
     from modeling_kogner import KoGNERModel
 
-    views = bmg_views(args.corpus, args.held_out_types, args.max_bmg) if args.corpus else {}
+    try:
+        views = bmg_views(args.corpus, args.held_out_types, args.max_bmg) if args.corpus else {}
+    except ValueError as err:
+        raise SystemExit(f"label_disjoint_eval: error: --held-out-types: {err}") from err
     views.update(benchmark_views(args.benchmark, args.labels, args.max_test, args.max_dev))
     results: Dict[str, Dict[str, dict]] = {}
     models = dict(spec.split("=", 1) for spec in args.model)

@@ -271,3 +271,41 @@ def test_coverage_comparisons_appear_only_when_both_arms_were_split():
     assert set(subsets) == {"all", "in_kg", "not_in_kg"}
     assert subsets["in_kg"]["diff"] == pytest.approx(1.0) and subsets["not_in_kg"]["diff"] == pytest.approx(-1.0)
     assert {c["subset"] for c in compare(runs, "full_H", "old", 50, 0)} == {"all"}
+
+
+def test_label_disjoint_views_are_measured_as_datasets(tmp_path, tiny_bert_path):
+    from data_builders.bmg_ner import load_corpus
+    from data_builders.label_families import LabelFamilies, LabelFamily
+    from experiments.measures import label_disjoint_measures
+    from modeling_kogner import KoGNERModel
+
+    corpus_dir = tmp_path / "families_corpus"
+    corpus_dir.mkdir()
+    rows = [json.loads(line) for line in (FIXTURES / "bmg_small" / "test.jsonl").read_text().splitlines()]
+    for row in rows:
+        for span in row["ner"]:
+            span["families"] = [span["label"]]
+    for split in ("train", "validation", "test"):
+        (corpus_dir / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    LabelFamilies([LabelFamily("drug", ("drug", "chemical compound"), "type", "Drug"),
+                   LabelFamily("disease", ("disease", "disorder"), "type", "Disease"),
+                   LabelFamily("gene", ("gene", "protein"), "type", "Gene"),
+                   LabelFamily("phenotype", ("phenotype", "symptom"), "type", "Phenotype")]).save(corpus_dir)  # fmt: skip
+    torch.manual_seed(0)
+    model = KoGNERModel.from_encoder(tiny_bert_path, hidden_size=32, max_span_width=4, kg_hidden_size=4).eval()
+    settings = {"inputs": {"corpus": {"path": str(corpus_dir)}},
+                "evaluation": {"benchmarks": {"ncbi": {"test": str(FIXTURES / "conll_test.tsv"), "dev": str(FIXTURES / "conll_dev.tsv"),
+                                                       "labels": "Disease:disease,Chemical:drug"}}}}  # fmt: skip
+    spec = {"held_out_types": ["Phenotype"], "benchmarks": {"ncbi": "Disease:disorder,Chemical:chemical compound"}}
+    out = label_disjoint_measures(model, load_corpus(corpus_dir), settings, Path("/"), spec, [0.5], 4, False)
+    assert set(out) == {"zs-bmg-seen", "zs-bmg-unseen", "zs-bmg-unseen-synonyms", "zs-ncbi-unseen"}
+    assert sorted(out["zs-bmg-seen"]["labels"]) == ["disease", "drug", "gene"]
+    assert out["zs-bmg-unseen"]["labels"] == ["phenotype"] and out["zs-bmg-unseen-synonyms"]["labels"] == ["symptom"]
+    phenotype_mentions = sum(s["label"] == "phenotype" for r in rows for s in r["ner"])
+    assert out["zs-bmg-unseen"]["gold"] == phenotype_mentions and out["zs-bmg-seen"]["gold"] == sum(len(r["ner"]) for r in rows) - phenotype_mentions
+    assert out["zs-ncbi-unseen"]["labels"] == ["disorder", "chemical compound"] and len(out["zs-bmg-seen"]["clusters"]) == len(rows)
+    with pytest.raises(ValueError, match="does not define"):
+        label_disjoint_measures(model, load_corpus(corpus_dir), settings, Path("/"), {**spec, "benchmarks": {"bc5cdr": "Chemical:x"}},
+                                [0.5], 4, False)  # fmt: skip
+    with pytest.raises(ValueError, match="coarse family"):
+        label_disjoint_measures(model, load_corpus(corpus_dir), settings, Path("/"), {"held_out_types": ["Anatomy"]}, [0.5], 4, False)
