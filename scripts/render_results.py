@@ -111,6 +111,38 @@ def render_entity_objectives(result: Mapping[str, Any]) -> List[str]:
     return lines
 
 
+ZS_VIEWS = [("zs-bmg-seen", "BMG test, trained families"), ("zs-bmg-unseen", "BMG test, held-out families"),
+            ("zs-bmg-unseen-synonyms", "BMG test, held-out families by a second name"),
+            ("zs-ncbi-unseen", "NCBI-disease test, never-trained names"), ("zs-bc5cdr-unseen", "BC5CDR test, never-trained names")]
+ZS_ARMS = [("zs_main", "main-job setting"), ("zs_families", "label families")]
+
+
+def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
+    """The label-disjoint grid: seen vs unseen F1 per arm and the issue's two goals, read off the JSON."""
+    arms = [(k, n) for k, n in ZS_ARMS if k in result["arms"]]
+    name = f"{result['name']}-{result['grid']}"
+    lines = ["### Zero-shot: label families never seen in training", "",
+             f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**.", ""]  # fmt: skip
+    if not arms:
+        return lines + ["No run of this grid has finished yet."]
+    lines += ["Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:", "",
+              "| View | " + " | ".join(n for _, n in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
+    for key, label in ZS_VIEWS:
+        if any(key in result["arms"][a] for a, _ in arms):
+            lines.append(f"| {label} | " + " | ".join(_cell(result["arms"][a].get(key, {}).get("f1")) for a, _ in arms) + " |")
+    fam = result["arms"].get("zs_families", {})
+    seen, unseen = (fam.get(k, {}).get("f1", {}).get("mean") for k in ("zs-bmg-seen", "zs-bmg-unseen"))
+    if seen and unseen is not None:
+        ratio = unseen / seen
+        lines += ["", f"- Label families, BMG unseen / seen F1: {100 * ratio:.0f}% (goal ≥ 50%: {'met' if ratio >= 0.5 else '**not met**'})."]
+    for c in result.get("comparisons", []):
+        if c["a"] == "zs_families" and c["b"] == "zs_main" and c["subset"] == "all" and c["dataset"] in ("zs-ncbi-unseen", "zs-bc5cdr-unseen"):
+            met = c["ci_low"] * 100 >= 10
+            lines.append(f"- {c['dataset']}: label families − main-job setting {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, "
+                         f"{100 * c['ci_high']:+.1f}] points (goal +10 with the CI above it: {'met' if met else '**not met**'}).")  # fmt: skip
+    return lines
+
+
 def render(results_dir: Path) -> str:
     lines = [START, "", "## Results", ""]
     path = results_dir / "distillation.json"
@@ -121,6 +153,9 @@ def render(results_dir: Path) -> str:
     entity = results_dir / "distillation-entity_objectives.json"
     if entity.is_file():
         lines += [""] + render_entity_objectives(json.loads(entity.read_text()))
+    zero_shot = results_dir / "distillation-zero_shot.json"
+    if zero_shot.is_file():
+        lines += [""] + render_zero_shot(json.loads(zero_shot.read_text()))
     lines += ["", "The main job (`bash scripts/main.sh`) trains one seed of KoGNER and of the b = 0 ablation; its "
               "table (in `runs/main/eval`) is one sample, not a comparison.", "", END]  # fmt: skip
     return "\n".join(lines)

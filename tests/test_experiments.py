@@ -309,3 +309,23 @@ def test_label_disjoint_views_are_measured_as_datasets(tmp_path, tiny_bert_path)
                                 [0.5], 4, False)  # fmt: skip
     with pytest.raises(ValueError, match="coarse family"):
         label_disjoint_measures(model, load_corpus(corpus_dir), settings, Path("/"), {"held_out_types": ["Anatomy"]}, [0.5], 4, False)
+
+
+def test_readme_reports_the_zero_shot_goals_from_the_json():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    f1 = lambda m: {"f1": {"mean": m, "sd": 0.01, "n": 3}}  # noqa: E731
+    result = {"name": "distillation", "grid": "zero_shot", "status": "complete",
+              "arms": {"zs_main": {"zs-bmg-seen": f1(0.6), "zs-ncbi-unseen": f1(0.2)},
+                       "zs_families": {"zs-bmg-seen": f1(0.6), "zs-bmg-unseen": f1(0.33), "zs-ncbi-unseen": f1(0.35)}},
+              "comparisons": [{"a": "zs_families", "b": "zs_main", "subset": "all", "dataset": "zs-ncbi-unseen",
+                               "diff": 0.15, "ci_low": 0.11, "ci_high": 0.19}]}  # fmt: skip
+    text = "\n".join(render.render_zero_shot(result))
+    assert "unseen / seen F1: 55% (goal ≥ 50%: met)" in text and "+15.0 [+11.0, +19.0]" in text and "goal +10 with the CI above it: met" in text
+    result["arms"]["zs_families"]["zs-bmg-unseen"] = f1(0.2)
+    result["comparisons"][0].update(diff=0.12, ci_low=0.05)
+    text = "\n".join(render.render_zero_shot(result))
+    assert text.count("**not met**") == 2
