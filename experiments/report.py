@@ -67,6 +67,9 @@ def to_markdown(result: Mapping[str, Any], plot_name: Optional[str] = None) -> s
              "do not edit by hand.", "", f"**Status: {result['status']}.** Finished seeds per arm: "
              + ", ".join(f"{ARM_NAMES.get(a, a)} {len(s)}" for a, s in result["finished_seeds"].items())
              + f" (planned: {len(result['planned_seeds'])} each). One seed is an anecdote, not evidence.", ""]  # fmt: skip
+    if (result.get("protocol", {}).get("evaluation") or {}).get("dev_only"):
+        lines += ["**Validation-only grid** (`dev_only`): every score below is on the BMG validation split, which also "
+                  "chose the threshold; the test splits were not read. Read the tables as validation F1.", ""]  # fmt: skip
     lines += ["## Strict test F1 (× 100) at the dev-split threshold, mean ± sd over seeds", "",
               "| Arm | " + " | ".join(datasets) + " | BMG held-out templates |", "|---|" + "---|" * (len(datasets) + 1)]  # fmt: skip
     for arm in arms:

@@ -329,3 +329,16 @@ def test_readme_reports_the_zero_shot_goals_from_the_json():
     result["comparisons"][0].update(diff=0.12, ci_low=0.05)
     text = "\n".join(render.render_zero_shot(result))
     assert text.count("**not met**") == 2
+
+
+def test_a_validation_only_grid_says_so_in_its_report():
+    from experiments.report import to_markdown
+
+    stat = {"mean": 0.5, "sd": None, "n": 1}
+    result = {"name": "distillation", "status": "complete", "finished_seeds": {"b0": [0]}, "planned_seeds": [0],
+              "arms": {"b0": {"bmg": {"f1": stat, "pr_auc": stat, "per_type_f1": {}}}}, "comparisons": [],
+              "kg_effect": {}, "run_commits": ["abc"], "provenance": {"commit": "abc"},
+              "protocol": {"train": {}, "grid_overrides": {}, "arms": {}, "statistics": {}, "evaluation": {"dev_only": True}}}  # fmt: skip
+    assert "Validation-only grid" in to_markdown(result)
+    result["protocol"]["evaluation"] = {}
+    assert "Validation-only grid" not in to_markdown(result)
