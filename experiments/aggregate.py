@@ -155,7 +155,7 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "planned_seeds": list(spec["seeds"]),
         "protocol": {
             "train": config.raw["train"], "grid_overrides": spec.get("train", {}),
-            "arms": {arm: config.arms[arm] for arm in spec["arms"]}, "evaluation": config.raw["evaluation"],
+            "arms": {arm: config.arms[arm] for arm in spec["arms"]}, "evaluation": {**config.raw["evaluation"], **(spec.get("evaluation") or {})},
             "statistics": {"resamples": resamples, "seed": seed, "ci": 0.95},
         },  # fmt: skip
         "arms": {arm: _summaries(runs[arm]) for arm in spec["arms"] if arm in runs},
