@@ -78,6 +78,15 @@ ENTITY_ARMS = [("b0", "b = 0 ablation"), ("residual_H", "type-residual H"), ("re
                ("infonce_H", "InfoNCE on H (b = 1)"), ("infonce_permuted", "InfoNCE on H permuted (b = 1)")]
 
 
+def _f1_table(result: Mapping[str, Any], arms, rows, first: str, caption: str) -> List[str]:
+    """Caption + markdown table: one row per (key, label) of ``rows`` any arm measured, one column per arm."""
+    lines = [caption, "", f"| {first} | " + " | ".join(n for _, n in arms) + " |", "|---|" + "---|" * len(arms)]
+    for key, label in rows:
+        if any(key in result["arms"][a] for a, _ in arms):
+            lines.append(f"| {label} | " + " | ".join(_cell(result["arms"][a].get(key, {}).get("f1")) for a, _ in arms) + " |")
+    return lines
+
+
 def _seed_range(seeds: Mapping[str, int]) -> str:
     low, high = min(seeds.values()), max(seeds.values())
     return str(low) if low == high else f"{low}–{high}"
@@ -97,11 +106,7 @@ def render_entity_objectives(result: Mapping[str, Any]) -> List[str]:
     ]
     if not arms:
         return lines + ["No run of this grid has finished yet."]
-    lines += ["Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds:", "",
-              "| Dataset | " + " | ".join(n for _, n in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
-    for key, label in DATASETS:
-        if any(key in result["arms"][a] for a, _ in arms):
-            lines.append(f"| {label} | " + " | ".join(_cell(result["arms"][a].get(key, {}).get("f1")) for a, _ in arms) + " |")
+    lines += _f1_table(result, arms, DATASETS, "Dataset", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds:")
     sds = [result["arms"][a][k]["f1"]["sd"] for a, _ in arms for k, _ in DATASETS
            if result["arms"][a].get(k, {}).get("f1", {}).get("sd") is not None]  # fmt: skip
     lines.append("")
@@ -137,11 +142,7 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
              f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**.", ""]  # fmt: skip
     if not arms:
         return lines + ["No run of this grid has finished yet."]
-    lines += ["Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:", "",
-              "| View | " + " | ".join(n for _, n in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
-    for key, label in ZS_VIEWS:
-        if any(key in result["arms"][a] for a, _ in arms):
-            lines.append(f"| {label} | " + " | ".join(_cell(result["arms"][a].get(key, {}).get("f1")) for a, _ in arms) + " |")
+    lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:")
     fam = result["arms"].get("zs_families", {})
     seen, unseen = (fam.get(k, {}).get("f1", {}).get("mean") for k in ("zs-bmg-seen", "zs-bmg-unseen"))
     if seen and unseen is not None:
