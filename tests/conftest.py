@@ -64,3 +64,14 @@ def tiny_bert_path(tmp_path_factory, minilm_path) -> str:
     BertModel(config).save_pretrained(path)
     AutoTokenizer.from_pretrained(minilm_path).save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny models (dominated by thread overhead); the setting is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

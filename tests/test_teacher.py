@@ -47,13 +47,7 @@ def _args(out, encoder, **kw) -> TeacherArguments:
     return TeacherArguments(**base)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny models here are dominated by thread overhead; restore torch's setting for other modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

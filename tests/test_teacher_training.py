@@ -10,12 +10,7 @@ from data_builders.teacher.probes import target_type_variance, type_variance_fra
 from data_builders.teacher.transr import EarlyStopping, TransRConfig, bernoulli_sampler, split_triples, train_transr
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def latent_translation_kg(num_entities: int = 60, latent_dim: int = 4, num_relations: int = 3, seed: int = 0):
