@@ -152,8 +152,7 @@ class AliasLinker:
         for span in ner:
             s, e, label = int(span["start"]), int(span["end"]), str(span["label"])
             allowed = self._compatible(label)
-            whole = " ".join(k for k in keys[s : e + 1] if k)
-            kg_id = self._choose(whole, allowed, report) if whole else None
+            whole, kg_id = self._whole_span(keys, s, e, allowed, report)
             if kg_id is not None:
                 kge.append({"start": s, "end": e, "kg_id": kg_id})
                 report.per_label[label]["exact"] += 1
@@ -163,6 +162,17 @@ class AliasLinker:
             report.per_label[label]["partial" if inner else "none"] += 1
             kge.extend({"start": a, "end": b, "kg_id": k} for a, b, k in inner)
         return kge
+
+    def _whole_span(self, keys: Sequence[str], start: int, end: int, allowed, report: LinkReport) -> Tuple[str, Optional[str]]:
+        """The key of words ``start..end`` and the KG id it names among the ``allowed`` labels (or None)."""
+        whole = " ".join(k for k in keys[start : end + 1] if k)
+        return whole, (self._choose(whole, allowed, report) if whole else None)
+
+    def span_entity(self, words: Sequence[str], start: int, end: int, label: Optional[str] = None) -> Optional[str]:
+        """The KG id that words ``start..end`` (inclusive) name as a whole, type-compatible with ``label``
+        (any type when None), by the same rule :meth:`link` uses for a gold span; None when none does."""
+        keys = [name_key(w) for w in words[start : end + 1]]
+        return self._whole_span(keys, 0, len(keys) - 1, self._compatible(label), LinkReport())[1]
 
     def _label_of(self, kg_id: str, key: str) -> str:
         return next(label for i, label, _ in self.index[key] if i == kg_id)

@@ -72,29 +72,27 @@ def _scores(predictions, references, labels: Sequence[str]) -> Dict[str, Any]:
 
 
 class KGCoverage:
-    """Whether a span names a KG entity: its :func:`~modeling_kogner.names_kogner.name_key` equals the key of a
-    name or alias of an entity whose type is compatible with the span's label
-    (:func:`~modeling_kogner.names_kogner.compatible_labels`)."""
+    """Whether a span names a KG entity: :class:`~data_builders.linking.AliasLinker`, built on the KG's entity
+    table, links the whole span to an entity whose type is compatible with the span's label (the rule the
+    real-text corpus is linked with)."""
 
-    RULE = "surface form (name_key) = a name or alias of a KG entity of a type compatible with the label"
+    RULE = "the whole span is linked by AliasLinker (name or alias, name_key) to a KG entity of a type compatible with the label"
 
     def __init__(self, entities, source: str = ""):
-        """``entities``: a teacher's ``entities.parquet`` table (``type``, ``name``, optional ``aliases``)."""
-        from modeling_kogner.names_kogner import entity_label, name_key
+        """``entities``: a teacher's ``entities.parquet`` table (``id``, ``type``, ``name``, optional ``aliases``)."""
+        import pandas as pd
 
+        from data_builders.kg import KnowledgeGraph
+        from data_builders.linking import AliasLinker
+
+        table = entities.assign(**{c: [[] for _ in range(len(entities))] if c == "aliases" else ""
+                                   for c in ("aliases", "description") if c not in entities})  # fmt: skip
+        kg = KnowledgeGraph(table, pd.DataFrame(columns=["head", "relation", "tail"]), source=str(source))
+        self._linker = AliasLinker(kg)
         self.source = {"path": str(source), "entities": int(len(entities))}
-        self._key = name_key
-        self._labels: Dict[str, set] = {}
-        aliases = entities["aliases"] if "aliases" in entities else [None] * len(entities)
-        for kind, name, alias_list in zip(entities["type"].astype(str), entities["name"], aliases):
-            for n in [name, *(list(alias_list) if alias_list is not None else [])]:
-                self._labels.setdefault(name_key(str(n)), set()).add(entity_label(kind))
 
     def __call__(self, words: Sequence[str], start: int, end: int, label: str) -> bool:
-        from modeling_kogner.names_kogner import compatible_labels
-
-        found = self._labels.get(self._key(" ".join(words[start : end + 1])), set())
-        return any(kg_label in found for kg_label in compatible_labels(label))
+        return self._linker.span_entity(words, start, end, label) is not None
 
 
 def kg_coverage_scores(predictions, references, tokens, labels: Sequence[str], in_kg: KGCoverage) -> Dict[str, Any]:

@@ -240,7 +240,7 @@ def test_a_grid_cannot_compare_arms_it_does_not_run(tmp_path):
 def test_kg_coverage_splits_gold_and_predicted_spans_by_the_kgs_names():
     from experiments.measures import KGCoverage, kg_coverage_scores
 
-    entities = pd.DataFrame({"type": ["Disease", "Gene", "Compound"], "name": ["breast cancer", "BRCA1", "aspirin"],
+    entities = pd.DataFrame({"id": ["Disease::1", "Gene::672", "Compound::ASA"], "type": ["Disease", "Gene", "Compound"], "name": ["breast cancer", "BRCA1", "aspirin"],
                              "aliases": [["mammary carcinoma"], [], ["ASA"]]})  # fmt: skip
     covered = KGCoverage(entities, source="kg")
     words = ["Mammary", "carcinoma", "and", "brca1", "and", "lung", "cancer", "after", "ASA"]
