@@ -118,15 +118,21 @@ def bench_kg(name: str, kg: str, kg_format: str | None, out: Path, extra: list) 
     }
 
 
+def _transr_stage_per(kg: str, kg_format: str | None, out: Path, name: str, flag: str, values: list, extra: list):
+    """The Z'' stage alone, once per value of one ``kg_teacher`` option, each in a fresh ``OUT/<name>-<value>``
+    folder; yields ``(value, bench record, the stage's own record)``."""
+    for value in values:
+        folder = out / f"{name}-{value}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        res = run_stage(kg, kg_format, folder, ["transr"], [*extra, flag, value])
+        yield value, res, res["stages"]["transr"]
+
+
 def model_comparison(kg: str, kg_format: str | None, out: Path, models: list, extra: list) -> dict:
     """Z'' stage alone per KGE model (PyKEEN classes, same loop, negatives, early stopping and test sample)."""
     result = {}
-    for model in models:
-        folder = out / f"model-{model}"
-        if folder.exists():
-            shutil.rmtree(folder)
-        res = run_stage(kg, kg_format, folder, ["transr"], [*extra, "--kge_model", model])
-        t = res["stages"]["transr"]
+    for model, res, t in _transr_stage_per(kg, kg_format, out, "model", "--kge_model", models, extra):
         o = t["test"]["overall"]
         result[model] = {"best_valid_mrr": t["best_valid_mrr"], "best_epoch": t["best_epoch"],
                          "test": o["transr"], "test_relation_degree": o["relation_degree"],
@@ -158,12 +164,7 @@ def collect_partial(name: str, folder: Path, reason: str) -> dict:
 def loss_selection(kg: str, kg_format: str | None, out: Path, losses: list, extra: list) -> dict:
     """Z'' stage alone per loss; validation MRR decides (test figures are kept but not used to choose)."""
     result = {}
-    for loss in losses:
-        folder = out / f"loss-{loss}"
-        if folder.exists():
-            shutil.rmtree(folder)
-        res = run_stage(kg, kg_format, folder, ["transr"], [*extra, "--transr_loss", loss])
-        t = res["stages"]["transr"]
+    for loss, res, t in _transr_stage_per(kg, kg_format, out, "loss", "--transr_loss", losses, extra):
         result[loss] = {"best_valid_mrr": t["best_valid_mrr"], "best_epoch": t["best_epoch"],
                         "transe_best_valid_mrr": t["transe_best_valid_mrr"], "margin": t["config"]["margin"],
                         "cpu_seconds": res["cpu_seconds"], "load_average_start_end": res["load_average"]}
