@@ -475,30 +475,30 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         return cached
 
     @torch.inference_mode()
-    def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
-        """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""
+    def _eval_forward(self, encoding: Dict[str, np.ndarray], with_kg: bool):
+        """One eval-mode forward of a numpy batch (the training mode is restored): sigmoid span scores
+        [B, T, w, C] and, ``with_kg``, ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] (else None)."""
         was_training = self.training
         self.eval()
         try:
             enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
-            return self(**enc).logits.sigmoid().float().cpu().numpy()
+            out = self(**enc, output_span_reps=with_kg)  # without: the fused scorer, s_pq never materialised
+            probs = out.logits.sigmoid().float().cpu().numpy()
+            if not with_kg:
+                return probs, None
+            batch, words, width = out.logits.shape[:3]
+            return probs, self.kg_span_head(out.span_reps).view(batch, words, width, -1).float().cpu().numpy()
         finally:
             self.train(was_training)
 
-    @torch.inference_mode()
+    def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
+        """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""
+        return self._eval_forward(encoding, with_kg=False)[0]
+
     def span_kg_vectors(self, encoding: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
         """Span scores [B, T, w, C] and ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] of every span, from one
         eval-mode forward (what ``predict_entities(..., link=True)`` uses for the KG-head signal)."""
-        was_training = self.training
-        self.eval()
-        try:
-            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
-            out = self(**enc, output_span_reps=True)
-            kg = self.kg_span_head(out.span_reps)
-            batch, words, width = out.logits.shape[:3]
-            return out.logits.sigmoid().float().cpu().numpy(), kg.view(batch, words, width, -1).float().cpu().numpy()
-        finally:
-            self.train(was_training)
+        return self._eval_forward(encoding, with_kg=True)
 
     def export_onnx(self, save_directory, quantize: Optional[str] = None, opset: int = 17) -> str:
         """Export the eval-mode scoring path to ONNX (+ tokenizer and config); see ``export_onnx_kogner``.
