@@ -157,7 +157,8 @@ def main(argv=None) -> int:
     parser.add_argument("--paper", type=Path, default=None, help="a results file with the paper stage")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "inference.md")
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in (args.speed, args.trained, args.paper) if p is not None]
+    speed, trained, paper = (p.resolve() if p is not None else None for p in (args.speed, args.trained, args.paper))
+    paths = [p for p in (speed, trained, paper) if p is not None]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"inference_doc: error: results file(s) not found: {', '.join(missing)}", file=sys.stderr)
@@ -165,8 +166,7 @@ def main(argv=None) -> int:
     if not paths:
         print("inference_doc: error: give at least one of --speed, --trained, --paper", file=sys.stderr)
         return 2
-    resolve = lambda p: p.resolve() if p is not None else None  # noqa: E731
-    args.doc.write_text(render(resolve(args.speed), resolve(args.trained), resolve(args.paper)))
+    args.doc.write_text(render(speed, trained, paper))
     print(f"wrote {args.doc}")
     return 0
 
