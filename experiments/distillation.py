@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -67,8 +68,13 @@ def train_arguments(train: Dict[str, Any]) -> List[str]:
     return argv
 
 
+_TEACHER_LOCKS: Dict[Path, threading.Lock] = {}
+_TEACHER_LOCKS_GUARD = threading.Lock()
+
+
 def teacher_for(config: ExperimentConfig, spec: RunSpec) -> Optional[Path]:
-    """The run's (derived) teacher folder, written on first use."""
+    """The run's (derived) teacher folder, written on first use (once: parallel runs of one grid that share a
+    derived teacher wait for the first to write it)."""
     if spec.teacher_transform is None:
         return None
     options = dict(spec.teacher_transform)
@@ -77,7 +83,10 @@ def teacher_for(config: ExperimentConfig, spec: RunSpec) -> Optional[Path]:
     source = Path(spec.inputs["teacher"]["path"])
     key = run_id({"transform": transform, "seed": seed, "options": options, "source": spec.inputs["teacher"]["sha256"]})
     out = config.output_dir / "teachers" / f"{transform}-{key}"
-    return transform_teacher(source, out, transform, seed=seed, **options)
+    with _TEACHER_LOCKS_GUARD:
+        lock = _TEACHER_LOCKS.setdefault(out, threading.Lock())
+    with lock:
+        return transform_teacher(source, out, transform, seed=seed, **options)
 
 
 def loss_summary(model_dir: Path) -> Dict[str, Any]:
@@ -195,8 +204,13 @@ def run_grid(config: ExperimentConfig, grid: str, workers: int = 1, threads: int
     failures = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(execute, config, spec, threads, f"[{n + 1}/{len(pending)}]") for n, spec in enumerate(pending)]
-        for future in futures:
-            if future.result() is None:
+        for spec, future in zip(pending, futures):
+            try:
+                result = future.result()
+            except Exception as error:  # one run's setup failing must not end the grid (nor hide which run)
+                log(f"{spec.arm} seed {spec.seed} ({spec.run_id}): FAILED before training: {type(error).__name__}: {error}")
+                result = None
+            if result is None:
                 failures += 1
     return failures
 

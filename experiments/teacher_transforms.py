@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
@@ -118,16 +119,20 @@ def transform_teacher(source: str | Path, out: str | Path, transform: str, seed:
     joint = TRANSFORMS[transform](torch.cat([tensors[n].float() for n in names], dim=1), types, rng, **options)
     widths = [tensors[n].shape[1] for n in names]
     derived = {n: part.contiguous() for n, part in zip(names, torch.split(joint, widths, dim=1))}
-    staging = out.with_name(out.name + ".tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # a staging folder of its own: two processes deriving the same folder at once must not share one
+    staging = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
     save_file(derived, str(staging / WEIGHTS_NAME))
     shutil.copy2(source / ENTITIES_NAME, staging / ENTITIES_NAME)
     meta = json.loads((source / META_NAME).read_text()) if (source / META_NAME).is_file() else {}
     meta["derived_from"] = record
     (staging / META_NAME).write_text(json.dumps(meta, indent=2) + "\n")
     if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+        shutil.rmtree(out, ignore_errors=True)
+    try:
+        staging.rename(out)
+    except OSError:  # another process finished the same folder first: keep its copy if it is this transform
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (meta_path.is_file() and json.loads(meta_path.read_text()).get("derived_from") == record):
+            raise
     return out

@@ -72,6 +72,19 @@ def test_derived_teacher_loads_and_records_its_source(tmp_path):
     assert all(tuple(r) in whole for r in derived.matrix.tolist())
 
 
+def test_parallel_derivations_of_one_teacher_folder_all_succeed(tmp_path):
+    # the grid runs two workers; the zero-shot grid's first two runs derived the same folder at once and one
+    # of them failed on the shared staging folder
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = _teacher_folder(tmp_path / "teacher", [f"G{i}" for i in range(40)], ["Gene"] * 20 + ["Disease"] * 20)
+    out = tmp_path / "derived"
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda _: transform_teacher(source, out, "permute_within_type", seed=1), range(4)))
+    assert done == [out] * 4 and KGEmbeddings.load(out).ids == KGEmbeddings.load(source).ids
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]  # no staging folder left behind
+
+
 def test_bootstrap_known_answers():
     n = 400
     # arm A finds every entity, arm B half of them: F1 1.0 vs 2*0.5/1.5
@@ -170,6 +183,28 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     assert main([str(path)]) == 0
     assert "finished earlier" in capsys.readouterr().out
     assert (Path(config["output_dir"]) / spec.run_id / "result.json").is_file()
+
+
+def test_a_run_that_fails_before_training_is_reported_and_the_grid_goes_on(experiment, monkeypatch, tmp_path, capsys):
+    import experiments.distillation as runner
+
+    path, _ = experiment
+    config = load_config(path)
+    config.output_dir = tmp_path / "runs"  # nothing finished here
+    specs = config.runs("both")
+    ran = []
+
+    def execute(config, spec, threads=1, index=""):
+        ran.append(spec.run_id)
+        if spec.run_id == specs[0].run_id:
+            raise FileNotFoundError("teacher folder vanished")
+        return {"ok": True}
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert runner.run_grid(config, "both", workers=2) == 1
+    assert sorted(ran) == sorted(s.run_id for s in specs)  # the other three still ran
+    out = capsys.readouterr().out
+    assert f"b0 seed 0 ({specs[0].run_id}): FAILED before training: FileNotFoundError: teacher folder vanished" in out
 
 
 def _comparison(b, low, high, dataset="bmg"):
