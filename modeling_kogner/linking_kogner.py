@@ -17,7 +17,13 @@ type compatible with the label (:func:`~modeling_kogner.names_kogner.compatible_
 * ``alias`` — 1 when :func:`~modeling_kogner.names_kogner.name_key` of the mention equals the entity's
   name key, ``alias_weight`` (0.8) when it equals one of its aliases' keys, else 0;
 * ``text``  — cosine of the mention embedding (the teacher's Z encoder over the mention string, mixed with
-  the sentence embedding by ``context_weight``) with the entity's Z row;
+  the sentence embedding by ``context_weight``) with the entity's Z row. With ``context="auto"`` (the
+  default) and ``top_k=1`` the sentence is encoded only for mentions whose link it could change: mixing
+  it in turns the query by at most ``arcsin(context_weight)``, which bounds how far every text cosine can
+  move (:func:`context_slack`); a mention whose best candidate leads the next by more than twice that
+  (weighted) bound and clears, or misses, the threshold by more than it keeps its link without the
+  sentence forward, and its ``kg_score`` is then the score without context. ``context="always"`` encodes
+  every sentence (and is what ``top_k > 1`` and ``eval.py --link`` use);
 * ``kg``    — cosine of ``kg_span_head(s_pq)`` (the model's own KG head on the mention's span) with the
   entity's distillation target ``MLP_dist(h_e)``.
 
@@ -63,6 +69,9 @@ class LinkerSettings:
         context_weight: weight of the sentence embedding in the text-signal query.
         label_types: NER label → compatible KG entity labels (default :data:`TYPE_COMPATIBILITY`).
         context_words: words each side of a mention given to the KG head.
+        context: ``"auto"`` encodes a mention's sentence for the text signal only where it could change the
+            link (``top_k=1``; the same ids as ``"always"``, see the module docstring); ``"always"`` encodes
+            every mention's sentence.
     """
 
     # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
@@ -72,6 +81,11 @@ class LinkerSettings:
     context_weight: float = 0.25
     label_types: Optional[Dict[str, List[str]]] = None
     context_words: int = 32
+    context: str = "auto"
+
+    def __post_init__(self):
+        if self.context not in ("auto", "always"):
+            raise ValueError(f"LinkerSettings.context must be 'auto' or 'always', got {self.context!r}")
 
     def active(self, available: Sequence[str]) -> Dict[str, float]:
         unknown = set(self.weights) - set(SIGNALS)
@@ -194,6 +208,20 @@ class KGIndex:
         combined = sum(w * signal_scores[s] for s, w in weights.items()) / total + self.prior
         return combined.masked_fill(~mask, float("-inf"))
 
+    @staticmethod
+    def undecided(combined: torch.Tensor, slack: float, threshold: float) -> torch.BoolTensor:
+        """[n] True where moving every candidate's score by at most ``slack`` could change the top-1 link:
+        the best candidate does not lead the next by more than ``2·slack``, or lies within ``slack`` of
+        ``threshold``."""
+        if combined.size(1) == 0:
+            return torch.zeros(combined.size(0), dtype=torch.bool)
+        best = combined.topk(min(2, combined.size(1)), dim=-1).values
+        second = best[:, 1] if best.size(1) > 1 else torch.full_like(best[:, 0], float("-inf"))
+        best = best[:, 0]
+        stays_empty = best < threshold - slack  # -inf (no compatible candidate) included
+        stays_linked = (best >= threshold + slack) & (best - second > 2 * slack)
+        return ~(stays_empty | stays_linked)
+
     def top(self, combined: torch.Tensor, top_k: int, threshold: float) -> List[List[Dict]]:
         """Per mention the ``top_k`` best candidates ``[{"kg_id", "kg_name", "kg_type", "kg_score"}]`` above ``threshold``."""
         k = min(max(int(top_k), 1), len(self))
@@ -274,12 +302,25 @@ class MentionTextEncoder:
             out.append(F.normalize(((states * mask).sum(1) / mask.sum(1).clamp_min(1.0)).float().cpu(), dim=-1))
         return torch.cat(out)
 
-    def queries(self, mentions: Sequence[str], sentences: Sequence[str], sentence_of: Sequence[int], context_weight: float) -> torch.Tensor:
-        """[n, d] query per mention; ``sentence_of[i]`` indexes ``sentences``."""
-        q = self.embed(mentions)
+    def queries(self, mentions: Sequence[str], sentences: Sequence[str], sentence_of: Sequence[int], context_weight: float,
+                mention_vectors: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[n, d] query per mention; ``sentence_of[i]`` indexes ``sentences``; ``mention_vectors``: the
+        mentions' :meth:`embed` rows when the caller has them already."""
+        q = self.embed(mentions) if mention_vectors is None else mention_vectors
         if context_weight > 0 and len(mentions):
             q = q + context_weight * self.embed(sentences)[torch.as_tensor(list(sentence_of))]
         return F.normalize(q, dim=-1)
+
+
+def context_slack(context_weight: float) -> float:
+    """Largest change of any text-signal cosine when the sentence embedding ``s`` is mixed into a mention's
+    query ``m`` (both unit vectors) as ``normalize(m + c·s)``: the query turns by at most ``arcsin(c)``, so
+    it moves by at most ``2·sin(arcsin(c) / 2)``, and a cosine with a unit vector by no more than that."""
+    if context_weight <= 0:
+        return 0.0
+    if context_weight >= 1:
+        return 2.0  # the query can turn anywhere
+    return 2.0 * math.sin(math.asin(context_weight) / 2.0)
 
 
 @torch.inference_mode()
@@ -345,13 +386,23 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
             raise ValueError(f"kg_queries has {len(flat)} vectors for {len(mentions)} spans; give one per span")
         queries = torch.stack(flat) if flat else torch.zeros(0, model.config.kg_hidden_size)
     weights = settings.active(index.signals)
+    # the sentence forward only where it could change a top-1 link (module docstring)
+    lazy = settings.context == "auto" and top_k == 1 and "text" in weights and settings.context_weight > 0
+    slack = context_slack(settings.context_weight) * weights.get("text", 0.0) / sum(weights.values()) + 1e-5
     ranked: List[List[Dict]] = []
     for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
         chunk = mentions[b : b + chunk_size]
-        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings,
+        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, context=not lazy,
                                        kg_queries=None if queries is None else queries[b : b + chunk_size])  # fmt: skip
         mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
-        ranked.extend(index.top(index.combine(scores, weights, mask), top_k, settings.threshold))
+        combined = index.combine(scores, weights, mask)
+        if lazy:
+            rows = index.undecided(combined, slack, settings.threshold).nonzero().flatten()
+            if len(rows):
+                scores["text"][rows] = _text_signal(model, index, batch_words, [chunk[r] for r in rows.tolist()],
+                                                    settings, True, scores.pop("_mention_vectors")[rows])  # fmt: skip
+                combined[rows] = index.combine({s: scores[s][rows] for s in weights}, weights, mask[rows])
+        ranked.extend(index.top(combined, top_k, settings.threshold))
     empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
     out: List[List[Dict]] = [[] for _ in spans]
     for (t, *_), cands in zip(mentions, ranked):
@@ -362,25 +413,44 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
     return out
 
 
+def _text_encoder(model, index: KGIndex) -> MentionTextEncoder:
+    encoder = getattr(model, "_kg_text_encoder", None)
+    if encoder is None:
+        encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64))
+        model._kg_text_encoder = encoder  # loaded once per model
+    return encoder
+
+
+def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerSettings, context: bool,
+                 mention_vectors: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """[n, M] text-signal cosines of ``mentions`` ``(text, start, end, ...)``, with their sentences mixed in."""
+    texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, *_ in mentions]
+    used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
+    slot = {t: i for i, t in enumerate(used)}
+    sentences = [" ".join(batch_words[t]) for t in used]
+    queries = _text_encoder(model, index).queries(texts, sentences, [slot[m[0]] for m in mentions],
+                                                  settings.context_weight if context else 0.0, mention_vectors)  # fmt: skip
+    return index.similarity("text", queries)
+
+
 def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, settings: LinkerSettings,
-                          signals: Optional[Sequence[str]] = None, kg_queries: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+                          signals: Optional[Sequence[str]] = None, kg_queries: Optional[torch.Tensor] = None,
+                          context: bool = True) -> Dict[str, torch.Tensor]:
     """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``;
-    ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already."""
+    ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already.
+    ``context=False``: the text signal without the sentences, plus the mentions' text vectors under
+    ``"_mention_vectors"`` (for :func:`link_predictions`' lazy context)."""
     wanted = list(signals) if signals is not None else list(settings.active(index.signals))
     texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, _ in mentions]
     scores: Dict[str, torch.Tensor] = {}
     if "alias" in wanted:
         scores["alias"] = index.alias_scores(texts, settings.alias_weight)
     if "text" in wanted:
-        encoder = getattr(model, "_kg_text_encoder", None)
-        if encoder is None:
-            encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64))
-            model._kg_text_encoder = encoder  # loaded once per model
-        used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
-        slot = {t: i for i, t in enumerate(used)}
-        sentences = [" ".join(batch_words[t]) for t in used]
-        queries = encoder.queries(texts, sentences, [slot[m[0]] for m in mentions], settings.context_weight)
-        scores["text"] = index.similarity("text", queries)
+        if context:
+            scores["text"] = _text_signal(model, index, batch_words, mentions, settings, True)
+        else:  # the caller adds the sentence where it matters, from these mention vectors
+            vectors = _text_encoder(model, index).embed(texts)
+            scores["text"], scores["_mention_vectors"] = index.similarity("text", vectors), vectors
     if "kg" in wanted:
         q = kg_queries if kg_queries is not None else kg_head_queries(
             model, batch_words, [m[:3] for m in mentions], labels, settings.context_words

@@ -269,3 +269,67 @@ def test_predict_link_takes_kg_head_vectors_from_the_ner_forward(model, tiny_ber
     assert [e["kg_id"] for e in linked] == [d["kg_id"] for d in direct]
     with pytest.raises(ValueError, match="one per span"):
         linking.link_predictions(model, [words], spans, LABELS, kg_queries=[[]])
+
+
+def test_context_slack_bounds_every_text_cosine_and_is_tight():
+    from modeling_kogner.linking_kogner import context_slack
+
+    g = torch.Generator().manual_seed(0)
+    m, s, e = (torch.nn.functional.normalize(torch.randn(4000, 16, generator=g), dim=-1) for _ in range(3))
+    for c in (0.1, 0.25, 0.6):
+        q = torch.nn.functional.normalize(m + c * s, dim=-1)
+        moved = ((q - m) * e).sum(-1).abs()
+        assert moved.max() <= context_slack(c) + 1e-6
+        # the worst case: s orthogonal to m at the angle that turns the query most, e along the move
+        worst_s = torch.tensor([-c, (1 - c * c) ** 0.5])
+        worst_q = torch.nn.functional.normalize(torch.tensor([1.0, 0.0]) + c * worst_s, dim=-1)
+        assert (worst_q - torch.tensor([1.0, 0.0])).norm() == pytest.approx(context_slack(c), abs=1e-6)
+    assert context_slack(0.0) == 0.0 and context_slack(1.0) == 2.0
+
+
+def test_undecided_rows_known_answers():
+    inf = float("-inf")
+    combined = torch.tensor([[0.9, 0.5, inf],    # leads by 0.4, clears 0.5 by 0.4: decided
+                             [0.9, 0.85, inf],   # a near tie: undecided
+                             [0.52, 0.1, inf],   # within slack of the threshold: undecided
+                             [0.3, 0.29, inf],   # far below the threshold: stays None, decided
+                             [inf, inf, inf]])   # no compatible candidate: decided
+    assert KGIndex.undecided(combined, slack=0.05, threshold=0.5).tolist() == [False, True, True, False, False]
+
+
+def test_lazy_context_gives_the_links_of_full_context_with_fewer_sentence_forwards(model, tiny_bert_path, monkeypatch):
+    from modeling_kogner.linking_kogner import link_predictions
+
+    index = make_index(tiny_bert_path)
+    sentences = [TEXT, "Breast cancer risk rises with BRCA2 and BRCA1 variants.", "Gleevec was given for CML.",
+                 "Imatinib and breast cancer.", "Zorblax fever spread in the valley."]
+    batch_words, spans = [], []
+    for text in sentences:
+        from modeling_kogner.tokenization_kogner import words_of
+
+        words = words_of(text)
+        batch_words.append(words)  # every 1- and 2-word span, as each label: many near ties and clear cases
+        spans.append([(s, e, lab) for s in range(len(words)) for e in (s, s + 1) if e < len(words) for lab in LABELS])
+    model.kg_index = index
+    encoder = MentionTextEncoder(tiny_bert_path)
+    model._kg_text_encoder = encoder
+    embedded = []
+    real_embed = encoder.embed
+    monkeypatch.setattr(encoder, "embed", lambda texts, **kw: embedded.extend(texts) or real_embed(texts, **kw))
+    joined = {" ".join(w) for w in batch_words}  # what a sentence forward embeds
+    skipped_some = False
+    for threshold in (0.0, 0.5, 0.8, 0.95):
+        for weights in ({"alias": 1.0, "text": 1.0}, {"alias": 1.0, "text": 1.0, "kg": 0.0}, {"text": 1.0}):
+            for cw in (0.25, 0.6):
+                runs = {}
+                for context in ("always", "auto"):
+                    embedded.clear()
+                    settings = LinkerSettings(weights=weights, threshold=threshold, context_weight=cw, context=context)
+                    links = link_predictions(model, batch_words, spans, LABELS, top_k=1, settings=settings, chunk_size=16)
+                    runs[context] = ([[l["kg_id"] for l in t] for t in links], sum(t in joined for t in embedded))
+                assert runs["auto"][0] == runs["always"][0], (threshold, weights, cw)
+                assert runs["auto"][1] <= runs["always"][1]
+                skipped_some |= runs["auto"][1] < runs["always"][1]
+    assert skipped_some, "the lazy rule never skipped a sentence forward"
+    with pytest.raises(ValueError, match="context must be 'auto' or 'always'"):
+        LinkerSettings(context="sometimes")
