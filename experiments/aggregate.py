@@ -25,11 +25,14 @@ RESULT_NAME = "result.json"
 
 
 def collect(config: ExperimentConfig, grid: str) -> Dict[str, Dict[int, Dict[str, Any]]]:
-    """``{arm: {seed: result}}`` of the grid's finished runs."""
+    """``{arm: {seed: result}}`` of the grid's finished runs: in the output folder, else the committed copy of
+    the same run id (another grid's run, e.g. the core grid's full H in the controls grid, or a fresh clone)."""
     out: Dict[str, Dict[int, Dict[str, Any]]] = {}
     for spec in config.runs(grid):
         path = config.output_dir / spec.run_id / RESULT_NAME
-        if path.is_file():
+        if not path.is_file():
+            path = config.committed_result(spec)
+        if path is not None and path.is_file():
             out.setdefault(spec.arm, {})[spec.seed] = json.loads(path.read_text())
     return out
 
@@ -143,6 +146,8 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     for a, b in spec.get("comparisons") or stats_cfg.get("comparisons", DEFAULT_COMPARISONS):
         comparisons += compare(runs, a, b, resamples, seed)
     claimed = claims(spec, comparisons)
+    paths = config.input_paths({}, grid)  # the grid's own corpus and teacher (the real-text grids name theirs)
+    grid_inputs = {"corpus": paths["corpus"], "teacher": paths["teacher"]}
     planned = len(spec["arms"]) * len(spec["seeds"])
     done = sum(len(v) for v in runs.values())
     commits = sorted({r["provenance"].get("commit") or "?" for arm in runs.values() for r in arm.values()})
@@ -164,10 +169,10 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "kg_effect": claimed.get("full_H") or next(iter(claimed.values())),
         "run_commits": commits,
         "inputs": one["run"]["inputs"] if one else None,
-        "teacher_meta": _teacher_meta(config),
+        "teacher_meta": _teacher_meta(grid_inputs["teacher"]),
         "notes": list(config.raw.get("notes") or []),
-        "name_baseline": _name_baseline(config),
-        "provenance": provenance(inputs={"corpus": config.resolve(config.raw["corpus"]), "teacher": config.resolve(config.raw["teacher"])}),
+        "name_baseline": _name_baseline(config, grid_inputs),
+        "provenance": provenance(inputs=grid_inputs),
     }
     out = config.results_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +184,7 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     return [json_path, md_path] + ([png_path] if plotted else [])
 
 
-def _name_baseline(config: ExperimentConfig) -> Optional[Dict[str, Any]]:
+def _name_baseline(config: ExperimentConfig, inputs: Dict[str, Path]) -> Optional[Dict[str, Any]]:
     """``name_baseline.json`` (``python -m experiments.name_baseline``) when it was made on the same corpus and teacher."""
     path = config.results_dir / "name_baseline.json"
     if not path.is_file():
@@ -188,12 +193,12 @@ def _name_baseline(config: ExperimentConfig) -> Optional[Dict[str, Any]]:
     from kogner_training.provenance import fingerprint_path
 
     made_on = {k: v.get("sha256") for k, v in (data.get("provenance", {}).get("inputs") or {}).items()}
-    current = {k: fingerprint_path(config.resolve(config.raw[k])) for k in ("corpus", "teacher")}
+    current = {k: fingerprint_path(inputs[k]) for k in ("corpus", "teacher")}
     return data["splits"] if made_on == current else None
 
 
-def _teacher_meta(config: ExperimentConfig) -> Dict[str, Any]:
-    meta = config.resolve(config.raw["teacher"]) / "meta.json"
+def _teacher_meta(teacher: Path) -> Dict[str, Any]:
+    meta = teacher / "meta.json"
     if not meta.is_file():
         return {}
     data = json.loads(meta.read_text())

@@ -98,6 +98,18 @@ class ExperimentConfig:
             if outside:
                 raise ValueError(f"grid {grid!r} compares or claims arms it does not run: {outside}; its arms are {spec['arms']}")
 
+    def result_copy(self, spec: "RunSpec") -> Path:
+        """Where the committed copy of a run's ``result.json`` goes (same run id = same settings and inputs)."""
+        return self.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
+
+    def committed_result(self, spec: "RunSpec") -> Optional[Path]:
+        """A committed copy of the same run id from any grid (an arm shared by two grids is trained once)."""
+        own = self.result_copy(spec)
+        if own.is_file():
+            return own
+        found = sorted((self.results_dir / "runs").glob(f"*/*-{spec.run_id}.json"))
+        return found[0] if found else None
+
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         if path is None:
             return None

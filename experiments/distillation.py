@@ -107,27 +107,13 @@ def _subprocess(cmd: List[str], log_path: Path, threads: int) -> int:
         return subprocess.call(cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env)
 
 
-def _result_copy(config: ExperimentConfig, spec: RunSpec) -> Path:
-    """Where the committed copy of a run's ``result.json`` goes (same run id = same settings and inputs)."""
-    return config.results_dir / "runs" / spec.grid / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
-
-
-def _committed_copy(config: ExperimentConfig, spec: RunSpec) -> Optional[Path]:
-    """A committed copy of the same run id from any grid (an arm shared by two grids is trained once)."""
-    own = _result_copy(config, spec)
-    if own.is_file():
-        return own
-    found = sorted((config.results_dir / "runs").glob(f"*/*-{spec.run_id}.json"))
-    return found[0] if found else None
-
-
 def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: str = "") -> Optional[Dict[str, Any]]:
     """Train and measure one run (resuming what an interrupted attempt left); returns its result, or None."""
     from kogner_training.provenance import provenance
 
     run_dir = config.output_dir / spec.run_id
     result_path = run_dir / RESULT_NAME
-    committed = _committed_copy(config, spec)
+    committed = config.committed_result(spec)
     if not result_path.is_file() and committed is not None:  # a fresh clone: the committed copy of the same run id
         run_dir.mkdir(parents=True, exist_ok=True)
         result_path.write_text(committed.read_text())
@@ -185,7 +171,7 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
     if result["provenance"].get("commit") is None and os.environ.get("KOGNER_CODE_COMMIT"):
         result["provenance"].update(commit=os.environ["KOGNER_CODE_COMMIT"], dirty=False, snapshot=str(ROOT))
     result_path.write_text(json.dumps(result) + "\n")
-    copy = _result_copy(config, spec)
+    copy = config.result_copy(spec)
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(json.dumps(result) + "\n")
     bmg = next(iter(result["measures"]["datasets"].values()))  # the corpus' own test split
@@ -194,8 +180,14 @@ def execute(config: ExperimentConfig, spec: RunSpec, threads: int = 1, index: st
     return result
 
 
+def _finished(config: ExperimentConfig, spec: RunSpec) -> bool:
+    """Measured here, or committed under any grid (a reused run id)."""
+    return (config.output_dir / spec.run_id / RESULT_NAME).is_file() or config.committed_result(spec) is not None
+
+
 def run_grid(config: ExperimentConfig, grid: str, workers: int = 1, threads: int = 1, max_runs: Optional[int] = None) -> int:
     specs = config.runs(grid)
+    # a run committed but not in the output folder stays pending: execute() restores its result from the copy
     pending = [s for s in specs if not (config.output_dir / s.run_id / RESULT_NAME).is_file()]
     log(f"grid {grid!r}: {len(specs)} runs ({len(specs) - len(pending)} finished earlier), seed-major; "
         f"{workers} worker(s) x {threads} thread(s); load {_load_average()}")  # fmt: skip
@@ -217,7 +209,7 @@ def run_grid(config: ExperimentConfig, grid: str, workers: int = 1, threads: int
 
 def list_runs(config: ExperimentConfig, grid: str) -> None:
     for spec in config.runs(grid):
-        state = "done" if (config.output_dir / spec.run_id / RESULT_NAME).is_file() else "pending"
+        state = "done" if _finished(config, spec) else "pending"
         print(f"{spec.run_id}  {spec.arm:<14} seed {spec.seed}  {state}")
 
 

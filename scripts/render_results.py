@@ -156,6 +156,77 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
     return lines
 
 
+CONTROL_ARMS = [("b0", "b = 0 ablation"), ("full_H", "full H"), ("gaussian", "Gaussian rows (type mean, cov.)"),
+                ("Z", "Z (text) block alone"), ("Zg", "Z' (graph) block alone"), ("Zt", "Z'' (TransR) block alone")]
+REAL_TEXT_ARMS = [("b0", "b = 0 ablation"), ("full_H", "full H"), ("permuted", "H permuted within type")]
+REAL_TEXT_SIZES = [("real_text_100", "100"), ("real_text_500", "500"), ("real_text_all", "all")]
+REAL_TEXT_DATASETS = [("ncbi", "NCBI-disease test"), ("bc5cdr", "BC5CDR test")]
+
+
+def _comparison_lines(result: Mapping[str, Any], datasets, names: Mapping[str, str]) -> List[str]:
+    """One bullet per comparison of the grid: ``a − b`` per dataset (all mentions) with its 95% CI."""
+    by_pair: Dict[tuple, List[str]] = {}
+    labels = dict(datasets)
+    for c in result.get("comparisons", []):
+        if c["subset"] == "all" and c["dataset"] in labels:
+            by_pair.setdefault((c["a"], c["b"]), []).append(
+                f"{labels[c['dataset']]} {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+    return [f"- {names.get(a, a)} − {names.get(b, b)}: " + "; ".join(parts) for (a, b), parts in by_pair.items()]
+
+
+def _claim_lines(result: Mapping[str, Any], names: Mapping[str, str], prefix: str = "") -> List[str]:
+    lines = []
+    for arm, verdicts in (result.get("claims") or {}).items():
+        shown = [d for d, v in verdicts.items() if v["claimed"]]
+        if not any(v.get("judged", True) for v in verdicts.values()):
+            lines.append(f"- {prefix}{names.get(arm, arm)}: not judged yet (its controls have not finished).")
+        else:
+            lines.append(f"- {prefix}{names.get(arm, arm)}: KG effect {'shown on ' + ', '.join(shown) if shown else '**not shown**'} "
+                         "(must beat every control with a 95% CI excluding 0).")  # fmt: skip
+    return lines
+
+
+def render_controls(result: Mapping[str, Any]) -> List[str]:
+    """Gaussian rows and single teacher blocks, next to the core grid's b = 0 and full H on the same seeds."""
+    arms = [(k, n) for k, n in CONTROL_ARMS if k in result["arms"]]
+    seeds = {k: len(result["finished_seeds"].get(k, [])) for k, _ in CONTROL_ARMS if k in result["finished_seeds"]}
+    name = f"{result['name']}-{result['grid']}"
+    lines = ["### More controls: Gaussian rows, one teacher block at a time", "",
+             f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**; "
+             "finished seeds: " + ", ".join(f"{n} {seeds.get(k, 0)}" for k, n in CONTROL_ARMS) + ".", ""]  # fmt: skip
+    if not arms:
+        return lines + ["No run of this grid has finished yet."]
+    lines += _f1_table(result, arms, DATASETS, "Dataset", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds:")
+    lines += ["", "Differences (95% CI over test sentences, BMG by entity; seed variation not included):", ""]
+    lines += _comparison_lines(result, DATASETS, dict(CONTROL_ARMS)) + _claim_lines(result, dict(CONTROL_ARMS), "full H against Gaussian rows: ")
+    return lines
+
+
+def render_real_text(results: Mapping[str, Mapping[str, Any]]) -> List[str]:
+    """The real-text grids (100 / 500 / all training sentences, full-Hetionet teacher), one table."""
+    lines = ["### Real text: NCBI-disease + BC5CDR training sentences, teacher on the full shared Hetionet", ""]
+    done = [(g, size) for g, size in REAL_TEXT_SIZES if g in results]
+    lines += [f"Generated from `docs/results/distillation-{g}.json` ({size} sentences: **{results[g]['status']}**)." for g, size in done]
+    lines += ["", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds; *in KG* / *not in KG*: gold "
+              "and predicted mentions split by whether their surface form names a Hetionet entity of a compatible type:", "",
+              "| training sentences | dataset | mentions | " + " | ".join(n for _, n in REAL_TEXT_ARMS) + " |",
+              "|---|---|---|" + "---|" * len(REAL_TEXT_ARMS)]  # fmt: skip
+    for g, size in done:
+        arms = results[g]["arms"]
+        for key, label in REAL_TEXT_DATASETS:
+            if not any(key in arms.get(a, {}) for a, _ in REAL_TEXT_ARMS):
+                continue
+            lines.append(f"| {size} | {label} | all | " + " | ".join(_cell(arms.get(a, {}).get(key, {}).get("f1")) for a, _ in REAL_TEXT_ARMS) + " |")
+            for part, part_label in (("in_kg", "in KG"), ("not_in_kg", "not in KG")):
+                cells = [_cell(arms.get(a, {}).get(key, {}).get("kg_coverage", {}).get(part, {}).get("f1")) for a, _ in REAL_TEXT_ARMS]
+                lines.append(f"| {size} | {label} | {part_label} | " + " | ".join(cells) + " |")
+    lines += ["", "Differences (95% CI over test sentences; seed variation not included):", ""]
+    for g, size in done:
+        lines += [line.replace("- ", f"- {size} sentences, ", 1) for line in _comparison_lines(results[g], REAL_TEXT_DATASETS, dict(REAL_TEXT_ARMS))]
+        lines += _claim_lines(results[g], dict(REAL_TEXT_ARMS), f"{size} sentences, ")
+    return lines
+
+
 def render(results_dir: Path) -> str:
     lines = [START, "", "## Results", ""]
     path = results_dir / "distillation.json"
@@ -169,6 +240,13 @@ def render(results_dir: Path) -> str:
     zero_shot = results_dir / "distillation-zero_shot.json"
     if zero_shot.is_file():
         lines += [""] + render_zero_shot(json.loads(zero_shot.read_text()))
+    controls = results_dir / "distillation-controls.json"
+    if controls.is_file():
+        lines += [""] + render_controls(json.loads(controls.read_text()))
+    real_text = {g: json.loads((results_dir / f"distillation-{g}.json").read_text())
+                 for g, _ in REAL_TEXT_SIZES if (results_dir / f"distillation-{g}.json").is_file()}  # fmt: skip
+    if real_text:
+        lines += [""] + render_real_text(real_text)
     lines += ["", "The main job (`bash scripts/main.sh`) trains one seed of KoGNER and of the b = 0 ablation; its "
               "table (in `runs/main/eval`) is one sample, not a comparison.", "", END]  # fmt: skip
     return "\n".join(lines)

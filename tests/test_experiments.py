@@ -207,6 +207,26 @@ def test_a_run_that_fails_before_training_is_reported_and_the_grid_goes_on(exper
     assert f"b0 seed 0 ({specs[0].run_id}): FAILED before training: FileNotFoundError: teacher folder vanished" in out
 
 
+def test_a_grid_reads_runs_committed_under_another_grid(experiment, tmp_path, capsys):
+    # the controls grid compares with the core grid's b = 0 and full H runs (same run ids) without retraining
+    from experiments.aggregate import collect
+    from experiments.distillation import list_runs
+
+    path, _ = experiment
+    config = load_config(path)
+    config.output_dir, config.results_dir = tmp_path / "runs", tmp_path / "results"
+    spec = config.runs("both")[1]  # permuted seed 0
+    other = config.results_dir / "runs" / "core" / f"{spec.arm}-seed{spec.seed}-{spec.run_id}.json"
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({"run": spec.describe(), "marker": "core"}) + "\n")
+    assert config.committed_result(spec) == other
+    assert collect(config, "both") == {"permuted": {0: {"run": spec.describe(), "marker": "core"}}}
+    capsys.readouterr()
+    list_runs(config, "both")
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[-1] for line in listed] == ["pending", "done", "pending", "pending"]
+
+
 def _comparison(b, low, high, dataset="bmg"):
     return {"a": "full_H", "b": b, "dataset": dataset, "subset": "all", "diff": (low + high) / 2, "ci_low": low, "ci_high": high}
 
@@ -364,6 +384,36 @@ def test_readme_reports_the_zero_shot_goals_from_the_json():
     result["comparisons"][0].update(diff=0.12, ci_low=0.05)
     text = "\n".join(render.render_zero_shot(result))
     assert text.count("**not met**") == 2
+
+
+def test_readme_reports_the_controls_and_real_text_grids_from_the_json():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    f1 = lambda m: {"mean": m, "sd": 0.02, "n": 3}  # noqa: E731
+    comp = lambda a, b, d, lo, hi: {"a": a, "b": b, "dataset": d, "subset": "all", "diff": (lo + hi) / 2, "ci_low": lo, "ci_high": hi}  # noqa: E731
+    controls = {"name": "distillation", "grid": "controls", "status": "partial: 4 of 18 runs finished",
+                "finished_seeds": {"full_H": [0], "gaussian": [0], "Zt": [0, 1]},
+                "arms": {"full_H": {"bmg": {"f1": f1(0.77)}}, "gaussian": {"bmg": {"f1": f1(0.79)}}, "Zt": {"bmg": {"f1": f1(0.6)}}},
+                "comparisons": [comp("full_H", "gaussian", "bmg", -0.03, -0.01)],
+                "claims": {"full_H": {"bmg": {"claimed": False, "judged": True, "why": ""}}}}  # fmt: skip
+    text = "\n".join(render.render_controls(controls))
+    assert "| BMG test (embedded KG) | 77.0 ± 2.0 | 79.0 ± 2.0 | 60.0 ± 2.0 |" in text
+    assert "- full H − Gaussian rows (type mean, cov.): BMG test (embedded KG) -2.0 [-3.0, -1.0]" in text
+    assert "KG effect **not shown**" in text and "Z (text) block alone 0" in text
+    coverage = lambda i, o: {"in_kg": {"f1": f1(i)}, "not_in_kg": {"f1": f1(o)}}  # noqa: E731
+    real = {"real_text_100": {"name": "distillation", "grid": "real_text_100", "status": "complete",
+                              "arms": {"b0": {"ncbi": {"f1": f1(0.5), "kg_coverage": coverage(0.6, 0.4)}},
+                                       "full_H": {"ncbi": {"f1": f1(0.55), "kg_coverage": coverage(0.7, 0.41)}}},
+                              "comparisons": [comp("full_H", "permuted", "ncbi", 0.01, 0.03)],
+                              "claims": {"full_H": {"ncbi": {"claimed": True, "judged": True, "why": ""}}}}}  # fmt: skip
+    text = "\n".join(render.render_real_text(real))
+    assert "| 100 | NCBI-disease test | all | 50.0 ± 2.0 | 55.0 ± 2.0 | — |" in text
+    assert "| 100 | NCBI-disease test | in KG | 60.0 ± 2.0 | 70.0 ± 2.0 | — |" in text
+    assert "- 100 sentences, full H − H permuted within type: NCBI-disease test +2.0 [+1.0, +3.0]" in text
+    assert "- 100 sentences, full H: KG effect shown on ncbi" in text and "500" not in text
 
 
 def test_a_validation_only_grid_says_so_in_its_report():
