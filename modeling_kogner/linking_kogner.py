@@ -56,6 +56,7 @@ FORMAT = "kogner-kg-index/1"
 SIGNALS = ("alias", "text", "kg")
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _PRIOR_SCALE = 1e-3
+_MAX_LABEL_RUNS = 256  # more runs than this (rows not grouped by type): one dense matmul instead
 
 
 @dataclass
@@ -127,6 +128,10 @@ class KGIndex:
         self.label_names = sorted(set(labels))
         self.label_of_row = torch.tensor([self.label_names.index(l) for l in labels], dtype=torch.long)
         self.row_of = {kg_id: i for i, kg_id in enumerate(self.ids)}
+        # maximal runs of rows of one KG label ((start, end, label) in row order): a mention's similarities are
+        # computed over the runs of its compatible labels only (teacher tables group entities by type)
+        bounds = [0] + [r for r in range(1, m) if labels[r] != labels[r - 1]] + [m]
+        self.label_runs = [(a, b, int(self.label_of_row[a])) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         # name_key -> (rows, alias flags); a primary-name match beats an alias match of the same entity
         table: Dict[str, Dict[int, bool]] = {}
         for row, (name, alias_list) in enumerate(zip(self.names, self.aliases)):
@@ -193,14 +198,28 @@ class KGIndex:
                 scores[i, rows] = torch.where(primary, torch.tensor(1.0), torch.tensor(float(alias_weight)))
         return scores
 
-    def similarity(self, signal: str, queries: torch.Tensor) -> torch.Tensor:
-        """[n, M] cosine of L2-normalised ``queries`` [n, d] with the ``signal`` vectors (one matmul)."""
+    def similarity(self, signal: str, queries: torch.Tensor, mask: Optional[torch.BoolTensor] = None) -> torch.Tensor:
+        """[n, M] cosine of L2-normalised ``queries`` [n, d] with the ``signal`` vectors (one matmul).
+
+        With ``mask`` ([n, M], :meth:`candidate_mask`) only the entities a mention may link to are scored (one
+        matmul per run of same-label rows, see ``label_runs``); the other entries are 0. The table is read
+        once per query either way, so skipping incompatible types is what makes it cheaper."""
         if signal not in self.vectors:
             raise ValueError(f"this KG index has no {signal!r} vectors (it has {sorted(self.vectors)}); rebuild it or drop the signal")
         table = self.vectors[signal]
         if queries.size(-1) != table.size(1):
             raise ValueError(f"{signal} queries have width {queries.size(-1)}, the index stores {table.size(1)}")
-        return F.normalize(queries.float(), dim=-1) @ table.T
+        queries = F.normalize(queries.float(), dim=-1)
+        if mask is None or len(self.label_runs) > _MAX_LABEL_RUNS:
+            return queries @ table.T
+        out = torch.zeros(queries.size(0), table.size(0))
+        for start, end, _ in self.label_runs:
+            rows = mask[:, start]  # a run's rows share one label, so one mask column stands for the run
+            if bool(rows.all()):
+                out[:, start:end] = queries @ table[start:end].T
+            elif bool(rows.any()):
+                out[rows, start:end] = queries[rows] @ table[start:end].T
+        return out
 
     def combine(self, signal_scores: Mapping[str, torch.Tensor], weights: Mapping[str, float], mask: torch.BoolTensor) -> torch.Tensor:
         """Weight-normalised sum of the active signals + the tie-breaking degree prior; -inf outside ``mask``."""
@@ -392,15 +411,15 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
     ranked: List[List[Dict]] = []
     for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
         chunk = mentions[b : b + chunk_size]
-        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, context=not lazy,
-                                       kg_queries=None if queries is None else queries[b : b + chunk_size])  # fmt: skip
         mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
+        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, context=not lazy, mask=mask,
+                                       kg_queries=None if queries is None else queries[b : b + chunk_size])  # fmt: skip
         combined = index.combine(scores, weights, mask)
         if lazy:
             rows = index.undecided(combined, slack, settings.threshold).nonzero().flatten()
             if len(rows):
                 scores["text"][rows] = _text_signal(model, index, batch_words, [chunk[r] for r in rows.tolist()],
-                                                    settings, True, scores.pop("_mention_vectors")[rows])  # fmt: skip
+                                                    settings, True, scores.pop("_mention_vectors")[rows], mask[rows])  # fmt: skip
                 combined[rows] = index.combine({s: scores[s][rows] for s in weights}, weights, mask[rows])
         ranked.extend(index.top(combined, top_k, settings.threshold))
     empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
@@ -422,7 +441,7 @@ def _text_encoder(model, index: KGIndex) -> MentionTextEncoder:
 
 
 def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerSettings, context: bool,
-                 mention_vectors: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 mention_vectors: Optional[torch.Tensor] = None, mask: Optional[torch.BoolTensor] = None) -> torch.Tensor:
     """[n, M] text-signal cosines of ``mentions`` ``(text, start, end, ...)``, with their sentences mixed in."""
     texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, *_ in mentions]
     used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
@@ -430,16 +449,17 @@ def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerS
     sentences = [" ".join(batch_words[t]) for t in used]
     queries = _text_encoder(model, index).queries(texts, sentences, [slot[m[0]] for m in mentions],
                                                   settings.context_weight if context else 0.0, mention_vectors)  # fmt: skip
-    return index.similarity("text", queries)
+    return index.similarity("text", queries, mask)
 
 
 def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, settings: LinkerSettings,
                           signals: Optional[Sequence[str]] = None, kg_queries: Optional[torch.Tensor] = None,
-                          context: bool = True) -> Dict[str, torch.Tensor]:
+                          context: bool = True, mask: Optional[torch.BoolTensor] = None) -> Dict[str, torch.Tensor]:
     """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``;
     ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already.
     ``context=False``: the text signal without the sentences, plus the mentions' text vectors under
-    ``"_mention_vectors"`` (for :func:`link_predictions`' lazy context)."""
+    ``"_mention_vectors"`` (for :func:`link_predictions`' lazy context). ``mask`` ([n, M]): score only the
+    entities each mention may link to (:meth:`KGIndex.similarity`)."""
     wanted = list(signals) if signals is not None else list(settings.active(index.signals))
     texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, _ in mentions]
     scores: Dict[str, torch.Tensor] = {}
@@ -447,13 +467,13 @@ def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, 
         scores["alias"] = index.alias_scores(texts, settings.alias_weight)
     if "text" in wanted:
         if context:
-            scores["text"] = _text_signal(model, index, batch_words, mentions, settings, True)
+            scores["text"] = _text_signal(model, index, batch_words, mentions, settings, True, mask=mask)
         else:  # the caller adds the sentence where it matters, from these mention vectors
             vectors = _text_encoder(model, index).embed(texts)
-            scores["text"], scores["_mention_vectors"] = index.similarity("text", vectors), vectors
+            scores["text"], scores["_mention_vectors"] = index.similarity("text", vectors, mask), vectors
     if "kg" in wanted:
         q = kg_queries if kg_queries is not None else kg_head_queries(
             model, batch_words, [m[:3] for m in mentions], labels, settings.context_words
         )
-        scores["kg"] = index.similarity("kg", q)
+        scores["kg"] = index.similarity("kg", q, mask)
     return scores

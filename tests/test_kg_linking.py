@@ -333,3 +333,28 @@ def test_lazy_context_gives_the_links_of_full_context_with_fewer_sentence_forwar
     assert skipped_some, "the lazy rule never skipped a sentence forward"
     with pytest.raises(ValueError, match="context must be 'auto' or 'always'"):
         LinkerSettings(context="sometimes")
+
+
+def test_masked_similarity_scores_only_compatible_entities_and_equals_the_dense_matmul_there():
+    import modeling_kogner.linking_kogner as linking
+
+    g = torch.Generator().manual_seed(0)
+    types = ["Gene"] * 5 + ["Disease"] * 3 + ["Gene"] * 2 + ["Drug"] * 4 + ["Phenotype"] * 2
+    m = len(types)
+    index = KGIndex([f"E{i}" for i in range(m)], types, [f"n{i}" for i in range(m)], [[] for _ in range(m)],
+                    {"text": torch.randn(m, 8, generator=g)})  # fmt: skip
+    assert [(a, b) for a, b, _ in index.label_runs] == [(0, 5), (5, 8), (8, 10), (10, 14), (14, 16)]
+    queries = torch.randn(4, 8, generator=g)
+    mask = index.candidate_mask(["gene", "disease", "drug", "cell line"])
+    dense = index.similarity("text", queries)
+    masked = index.similarity("text", queries, mask)
+    assert torch.allclose(masked[mask], dense[mask], atol=1e-6)
+    assert (masked[~mask] == 0).all() and mask[1, 5:8].all() and mask[1, 14:].all()  # disease also links to phenotypes
+    assert not mask[3].any() and (masked[3] == 0).all()  # no compatible type: nothing computed
+    # rows not grouped by type: past the run limit the dense matmul is used, same scores on the candidates
+    original = linking._MAX_LABEL_RUNS
+    try:
+        linking._MAX_LABEL_RUNS = 2
+        assert torch.equal(index.similarity("text", queries, mask), dense)
+    finally:
+        linking._MAX_LABEL_RUNS = original
