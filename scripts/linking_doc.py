@@ -37,12 +37,23 @@ def scale_section(scale: dict) -> str:
         f"{scale['index_size_mb']} MB on disk; vectors {scale['vectors']}"
         f"{' (the kg block random, for timing only: see bench/linking.py)' if scale['kg_vectors_random_for_timing'] else ''}. "
         f"Inference on {scale['threads']} threads, {scale['sentences']} sentences, "
-        f"{scale['mentions_per_sentence']} entities per sentence, median of repeats, **measured under load {la}** "
+        f"{scale['mentions_per_sentence']} entities per sentence, median of repeats, **{_how_loaded(scale)} {la}** "
         f"(1/5/15-min load average at start and end, shared 2-core machine):\n\n"
         f"{head}\n{rule}\n{rows}\n"
         + ("\nBatched: one `batch_predict_entities` call over all sentences, batch 8. With the KG-head signal, "
            "its vectors come from the NER forward that found each entity.\n" if batched else "")
+        + (f"\nSentence forwards of the text signal over the {scale['sentences']} sentences (three signals, one call "
+           f"each): {forwards['auto']} with `context=\"auto\"` (the default; the same links), {forwards['always']} with "
+           "`context=\"always\"`.\n" if (forwards := scale.get("sentence_forwards_of_text_signal")) else "")
     )
+
+
+QUIET_LOAD = 2.5  # 1-minute load average (2-core machine, the bench's own 2 threads included) at or below which a timing counts as quiet
+
+
+def _how_loaded(scale: dict) -> str:
+    ones = [scale["load_average_start"][0], scale["load_average"][0]]
+    return "measured quiet, load" if max(ones) <= QUIET_LOAD else "measured under load"
 
 
 def sample_section(name: str, model: str, res: dict) -> str:
