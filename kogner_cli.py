@@ -260,7 +260,8 @@ def main_job(args: argparse.Namespace) -> int:
         eval_cmd += ["--labels", spec]
     stages = [
         # kg_teacher reuses its own finished parts (Z, Z', Z'') by fingerprint, so its folder is kept.
-        Stage("teacher: Z, Z', Z'' -> H", _python("-m", "data_builders.kg_teacher", "--kg", args.kg, "--out", str(teacher)),
+        Stage("teacher: Z, Z', Z'' -> H", _python("-m", "data_builders.kg_teacher", "--kg", args.kg, "--out", str(teacher),
+                                                         "--num_threads", str(args.teacher_threads)),
               teacher, teacher / "kg_embeddings.safetensors", kg, keep_output=True),
         Stage("corpus: BMG-NER (template generator)",
               _python("-m", "data_builders.bmg_ner", "--kg", args.kg, "--out", str(corpus), "--seed", str(args.seed)),
@@ -410,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1e-4, help="encoder learning rate of the short run")
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="learning rate of the heads")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--teacher-threads", type=int, default=0,
+                   help="torch threads of the teacher stage; 0 = all cores (the stage runs alone; measured 49 s on 2 "
+                        "quiet cores for the embedded KG, 68 s on one: docs/results/teacher-main-job*.json)")
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH", help="extra eval file (CoNLL/JSONL)")
     p.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label", help="label map of a --benchmark")
     p.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",

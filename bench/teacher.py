@@ -130,6 +130,7 @@ def bench_main_job(name: str, kg: str, kg_format: str | None, out: Path, extra: 
     return {"kg": name, "folder": str(out), "entities": meta["num_entities"], "triples": meta["num_triples"],
             "schedule": "one process (the main job's)", "wall_seconds": res["wall_seconds"], "cpu_seconds": res["cpu_seconds"],
             "peak_rss_gb": res["peak_rss_gb"], "load_average_start_end": res["load_average"],
+            "num_threads": meta.get("arguments", {}).get("num_threads"),
             "stage_seconds": {stage: res["stages"][stage]["seconds"] for stage in ("text", "graph", "transr")}}  # fmt: skip
 
 
@@ -198,6 +199,14 @@ def _ci(entry: dict, key: str = "mrr") -> str:
     return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def _threads(row: dict) -> str:
+    """The teacher's torch threads: recorded, else read off the bench command (kg_teacher's default is 1)."""
+    if row.get("num_threads") is not None:
+        return str(row["num_threads"] or "all cores")
+    found = re.search(r"--num_threads (\d+)", row.get("command", ""))
+    return found.group(1) if found else "1"
+
+
 def render(results: dict) -> str:
     """Markdown tables of a results file written by :func:`main` (nothing typed by hand)."""
     runs = results["runs"]
@@ -230,12 +239,13 @@ def render(results: dict) -> str:
     main_job = results.get("main_job") or []
     if main_job:
         lines += ["", "### The teacher as the main job builds it (one process: Z, Z', Z'' in turn, then H)", "",
-                  "| KG | wall s | CPU s | peak RSS GB | Z / Z' / Z'' s | load average (start → end) | target |", "|---|---|---|---|---|---|---|"]
+                  "| KG | torch threads | wall s | CPU s | peak RSS GB | Z / Z' / Z'' s | load average (start → end) | target |",
+                  "|---|---|---|---|---|---|---|---|"]
         for m in main_job:
             la, st = m["load_average_start_end"], m["stage_seconds"]
             how = "measured quiet" if max(la) <= QUIET_LOAD else "measured under load"
             ok = "within" if m["wall_seconds"] <= MAIN_JOB_SECONDS else "NOT within"
-            lines.append(f"| {m['kg']} | **{m['wall_seconds']}** | {m['cpu_seconds']} | {m['peak_rss_gb']} | "
+            lines.append(f"| {m['kg']} | {_threads(m)} | **{m['wall_seconds']}** | {m['cpu_seconds']} | {m['peak_rss_gb']} | "
                          f"{st['text']:.1f} / {st['graph']:.1f} / {st['transr']:.1f} | {la[0]:.1f} → {la[1]:.1f} | "
                          f"{ok} {MAIN_JOB_SECONDS} s, {how} |")
     lines += ["", "Unit costs (CPU seconds of the stage process, load included, divided by its work):", "",
@@ -312,7 +322,7 @@ def merge(files: list) -> dict:
     merged = {"runs": list(runs.values()), "provenance": files[0]["provenance"],
               "loss_selection": next((f["loss_selection"] for f in files if f.get("loss_selection")), None),
               "model_comparisons": [f["model_comparison"] for f in files if f.get("model_comparison")],
-              "main_job": [m for f in files for m in f.get("main_job") or []]}
+              "main_job": [{**m, "command": f["provenance"].get("command", "")} for f in files for m in f.get("main_job") or []]}
     if len(files) > 1:
         merged["provenance_all"] = [f["provenance"] for f in files]
     return merged
@@ -346,7 +356,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more kg_teacher arguments")
     args = ap.parse_args(argv)
     if args.render:
-        results = merge([json.loads(Path(p).read_text()) for p in args.render])
+        files = [(p, json.loads(Path(p).read_text())) for p in args.render]
+        for p, f in files:
+            if "provenance" not in f:  # e.g. teacher-graph-memory.json (bench/rss_sampler.py): not a stage bench
+                print(f"--render: {p} is not a bench/teacher.py results file; skipped", file=sys.stderr)
+        results = merge([f for _, f in files if "provenance" in f])
         if args.doc:
             write_doc(results, Path(args.doc))
         else:

@@ -21,6 +21,9 @@ def test_main_job_teacher_row_reports_its_target_and_load():
     prov = {"commit": "abc", "dirty": False, "created_utc": "now", "command": "bench/teacher.py --main-job"}
     merged = bench.merge([{"runs": [], "provenance": prov, "main_job": [row]}])
     text = bench.render(merged)
-    assert "| embedded | **58.2** | 70.1 | 0.9 | 21.0 / 25.0 / 8.0 | 0.4 → 1.9 | within 60 s, measured quiet |" in text
+    assert "| embedded | 1 | **58.2** | 70.1 | 0.9 | 21.0 / 25.0 / 8.0 | 0.4 → 1.9 | within 60 s, measured quiet |" in text
     slow = dict(row, wall_seconds=61.0, load_average_start_end=[3.1, 3.4])
-    assert "NOT within 60 s, measured under load" in bench.render(bench.merge([{"runs": [], "provenance": prov, "main_job": [slow]}]))
+    text = bench.render(bench.merge([{"runs": [], "provenance": dict(prov, command="bench/teacher.py --extra --num_threads 2"),
+                                      "main_job": [slow]}]))  # fmt: skip
+    assert "| embedded | 2 | **61.0** |" in text and "NOT within 60 s, measured under load" in text
+    assert "| embedded | all cores |" in bench.render(bench.merge([{"runs": [], "provenance": prov, "main_job": [dict(row, num_threads=0)]}]))

@@ -22,7 +22,7 @@ class FakeStages:
     """Stands in for the stage subprocesses; ``fail_at`` makes that stage exit 1 once (an interruption)."""
 
     def __init__(self, encoder_path: str, fail_at: str | None = None):
-        self.encoder_path, self.fail_at, self.calls = encoder_path, fail_at, []
+        self.encoder_path, self.fail_at, self.calls, self.commands = encoder_path, fail_at, [], {}
 
     def __call__(self, cmd) -> int:
         cmd = [str(c) for c in cmd]
@@ -33,6 +33,7 @@ class FakeStages:
         if kind == "train":
             kind += "_b0" if cmd[cmd.index("--dist_loss_weight") + 1] in ("0", "0.0") else "_kg"
         self.calls.append(kind)
+        self.commands[kind] = cmd
         if kind == self.fail_at:
             self.fail_at = None
             return 1
@@ -103,6 +104,13 @@ class RecordingStages(FakeStages):
             (out / "checkpoint-2").mkdir(parents=True, exist_ok=True)
             (out / "checkpoint-2" / "schedule").write_text(cmd[cmd.index("--max_steps") + 1])
         return super().__call__(cmd)
+
+
+def test_the_teacher_stage_uses_every_core_unless_told(tmp_path, tiny_bert_path, monkeypatch, capsys):
+    fake = FakeStages(tiny_bert_path)
+    assert run_main(tmp_path, fake, monkeypatch) == 0
+    teacher = fake.commands["teacher"]
+    assert teacher[teacher.index("--num_threads") + 1] == "0"  # torch's default: all cores
 
 
 def test_changed_settings_rerun_that_stage_and_later_ones(tmp_path, tiny_bert_path, monkeypatch, capsys):
