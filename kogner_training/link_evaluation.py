@@ -49,6 +49,7 @@ CONFIGS: Dict[str, Dict[str, float]] = {
     "kg": {"kg": 1.0},
     "alias+text": {"alias": 1.0, "text": 1.0},
     "alias+text+kg": {"alias": 1.0, "text": 1.0, "kg": 1.0},
+    "alias+text+prior": {"alias": 1.0, "text": 1.0, "prior": 1.0},  # the prior's weight is chosen on validation
 }
 
 
@@ -144,8 +145,7 @@ def build_linking_set(split, index: KGIndex, seed: int = 0, exclude_ids: Sequenc
 
 def baseline_scores(index: KGIndex, alias: torch.Tensor) -> torch.Tensor:
     """Exact-alias baseline: candidates are the exact name/alias matches, ranked by node degree."""
-    degree = torch.log1p(index.degree) / max(float(torch.log1p(index.degree).max()), 1e-6)
-    return torch.where(alias > 0, 1.0 + degree, torch.zeros_like(alias))
+    return torch.where(alias > 0, 1.0 + index.popularity, torch.zeros_like(alias))
 
 
 def rank_mentions(index: KGIndex, scores: Dict[str, torch.Tensor], mask: torch.Tensor, config: str,
@@ -286,6 +286,14 @@ def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshol
         best_acc, best_w = max(dev, key=lambda r: r[0])
         configs["alias+text+kg"] = best_w
         tuned["alias+text+kg"] = {"weights": best_w, "dev_acc@1": round(best_acc, 4), "grid": grid}
+    if {"text", "prior"} <= set(scores):  # the popularity prior's weight, on validation like the others
+        dev = []
+        for wp in grid:
+            w = {"alias": 1.0, "text": 1.0, "prior": wp}
+            dev.append((float(accuracy_at(index.combine(scores, w, mask), dev_rows, ks=(1,))[1].mean()), w))
+        best_acc, best_w = max(dev, key=lambda r: r[0])
+        configs["alias+text+prior"] = best_w
+        tuned["alias+text+prior"] = {"weights": best_w, "dev_acc@1": round(best_acc, 4), "grid": grid}
     thresholds = {}
     for config in configs:
         if set(configs[config]) <= set(scores):

@@ -25,7 +25,10 @@ type compatible with the label (:func:`~modeling_kogner.names_kogner.compatible_
   sentence forward, and its ``kg_score`` is then the score without context. ``context="always"`` encodes
   every sentence (and is what ``top_k > 1`` and ``eval.py --link`` use);
 * ``kg``    — cosine of ``kg_span_head(s_pq)`` (the model's own KG head on the mention's span) with the
-  entity's distillation target ``MLP_dist(h_e)``.
+  entity's distillation target ``MLP_dist(h_e)``;
+* ``prior`` — the entity's popularity, ``log(1 + degree) / log(1 + max degree)`` in the KG (entity linking's
+  "commonness" prior); off by default (weight 0): it rewards whatever the KG links most, which a corpus
+  sampled from the KG's relations (BMG-NER) rewards more than real text may.
 
 The combined score is the weight-normalised sum ``Σ w_s·score_s / Σ w_s`` over the active signals, plus a
 ``1e-3``-scaled log-degree prior that only breaks exact ties. Every signal is one dense ``[n, M]`` matmul or
@@ -53,7 +56,7 @@ INDEX_CONFIG_NAME = "index_config.json"
 ENTITIES_NAME = "entities.json"
 VECTORS_NAME = "vectors.safetensors"
 FORMAT = "kogner-kg-index/1"
-SIGNALS = ("alias", "text", "kg")
+SIGNALS = ("alias", "text", "kg", "prior")
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _PRIOR_SCALE = 1e-3
 _MAX_LABEL_RUNS = 256  # more runs than this (rows not grouped by type): one dense matmul instead
@@ -123,7 +126,8 @@ class KGIndex:
         self.degree = torch.as_tensor(list(degree) if degree is not None else [0] * m, dtype=torch.float32)
         self.config = dict(config or {})
         self.settings = LinkerSettings(**self.config.get("settings", {}))
-        self.prior = _PRIOR_SCALE * torch.log1p(self.degree) / max(math.log1p(float(self.degree.max())) if m else 1.0, 1e-6)
+        self.popularity = torch.log1p(self.degree) / max(math.log1p(float(self.degree.max())) if m else 1.0, 1e-6)
+        self.prior = _PRIOR_SCALE * self.popularity  # breaks exact ties only
         labels = [entity_label(t) for t in self.types]
         self.label_names = sorted(set(labels))
         self.label_of_row = torch.tensor([self.label_names.index(l) for l in labels], dtype=torch.long)
@@ -149,7 +153,11 @@ class KGIndex:
 
     @property
     def signals(self) -> Tuple[str, ...]:
-        return ("alias",) + tuple(s for s in ("text", "kg") if s in self.vectors)
+        return ("alias",) + tuple(s for s in ("text", "kg") if s in self.vectors) + ("prior",)
+
+    def prior_scores(self, n: int) -> torch.Tensor:
+        """[n, M] the ``prior`` signal (the same popularity row for every mention; a view, no copy)."""
+        return self.popularity.unsqueeze(0).expand(n, -1)
 
     # ------------------------------------------------------------------ I/O
     def save(self, folder) -> None:
@@ -471,6 +479,8 @@ def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, 
         else:  # the caller adds the sentence where it matters, from these mention vectors
             vectors = _text_encoder(model, index).embed(texts)
             scores["text"], scores["_mention_vectors"] = index.similarity("text", vectors, mask), vectors
+    if "prior" in wanted:
+        scores["prior"] = index.prior_scores(len(mentions))
     if "kg" in wanted:
         q = kg_queries if kg_queries is not None else kg_head_queries(
             model, batch_words, [m[:3] for m in mentions], labels, settings.context_words

@@ -358,3 +358,39 @@ def test_masked_similarity_scores_only_compatible_entities_and_equals_the_dense_
         assert torch.equal(index.similarity("text", queries, mask), dense)
     finally:
         linking._MAX_LABEL_RUNS = original
+
+
+def test_prior_signal_ranks_compatible_entities_by_degree(model, tiny_bert_path):
+    index = make_index(tiny_bert_path)  # degrees: Imatinib 5, CML 2, CST3 9, BRCA1 40, BRCA2 30, breast cancer 7
+    words, (s, e) = spans_of("Carriers of BRCA-1 variants.", model, ["BRCA-1"])
+    as_gene, as_disease = link(model, index, words, [(s, e, "gene"), (s, e, "disease")], weights={"prior": 1.0}, threshold=0.0)
+    assert [c["kg_id"] for c in as_gene["kg_candidates"]] == ["Gene::672", "Gene::675", "Gene::1471"]
+    assert [c["kg_id"] for c in as_disease["kg_candidates"]] == ["Disease::DOID:1612", "Disease::DOID:8552"]
+    assert as_gene["kg_score"] == pytest.approx(1.0, abs=2e-3)  # log(1 + 40) / log(1 + 40), + the tie-break prior
+
+
+def test_linking_evaluation_reports_every_signal_and_tunes_the_prior_on_validation(model, tiny_bert_path):
+    from kogner_training.link_evaluation import evaluate_linking
+
+    def sentence(drug, disease, gene):
+        words = ["Imatinib", "treats", *disease[0].split(), "in", gene[0], "carriers", "."]
+        d_end = 1 + len(disease[0].split())
+        return {"tokenized_text": words,
+                "ner": [{"start": 0, "end": 0, "label": "drug"}, {"start": 2, "end": d_end, "label": "disease"},
+                        {"start": d_end + 2, "end": d_end + 2, "label": "gene"}],
+                "kge": [{"start": 0, "end": 0, "kg_id": drug}, {"start": 2, "end": d_end, "kg_id": disease[1]},
+                        {"start": d_end + 2, "end": d_end + 2, "kg_id": gene[1]}]}  # fmt: skip
+
+    held = [sentence("Compound::DB00619", ("chronic myeloid leukemia", "Disease::DOID:8552"), ("BRCA1", "Gene::672")),
+            sentence("Compound::DB00619", ("breast cancer", "Disease::DOID:1612"), ("BRCA2", "Gene::675"))] * 6  # fmt: skip
+    corpus = {"train": [sentence("Compound::DB00619", ("breast cancer", "Disease::DOID:1612"), ("CST3", "Gene::1471"))],
+              "validation": held, "test": held}  # fmt: skip
+    results = evaluate_linking(model, make_index(tiny_bert_path), corpus, seed=0, grid=[0.5, 2.0])
+    gold = results["gold_span"]
+    assert {"baseline", "alias", "text", "alias+text", "alias+text+prior"} <= set(gold)
+    assert "kg" not in gold  # the index has no kg vectors: that signal is not reported rather than faked
+    assert results["tuned_on_validation"]["alias+text+prior"]["weights"]["prior"] in (0.5, 2.0)
+    assert all(0.0 <= gold[c]["overall"]["acc@1"] <= 1.0 for c in ("alias", "alias+text", "alias+text+prior"))
+    # entities seen in training are excluded: Imatinib (12 mentions) and breast cancer (6); CML, BRCA1, BRCA2 count
+    assert results["linking_set"]["test"]["dropped_seen_in_training"] == 18
+    assert gold["alias"]["overall"]["n"] == 18
