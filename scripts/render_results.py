@@ -145,7 +145,12 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
              f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**.", ""]  # fmt: skip
     if not arms:
         return lines + ["No run of this grid has finished yet."]
-    lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:")
+    lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds "
+                       "(the families and names are held out of the label-families arm only: the main-job arm trains on "
+                       "every coarse type, so its \"held-out\" rows are seen types read by their canonical or second name):")  # fmt: skip
+    teacher = (result.get("inputs") or {}).get("teacher", {}).get("path")
+    if teacher:
+        lines += ["", f"Teacher: `{Path(teacher).name}` (both arms)."]
     fam = result["arms"].get("zs_families", {})
     seen, unseen = (fam.get(k, {}).get("f1", {}).get("mean") for k in ("zs-bmg-seen", "zs-bmg-unseen"))
     if seen and unseen is not None:
