@@ -151,7 +151,6 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
     planned = len(spec["arms"]) * len(spec["seeds"])
     done = sum(len(v) for v in runs.values())
     commits = sorted({r["provenance"].get("commit") or "?" for arm in runs.values() for r in arm.values()})
-    one = next((r for arm in runs.values() for r in arm.values()), None)
     result = {
         "name": config.name,
         "grid": grid,
@@ -168,7 +167,8 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "claims": claimed,
         "kg_effect": claimed.get("full_H") or next(iter(claimed.values())),
         "run_commits": commits,
-        "inputs": one["run"]["inputs"] if one else None,
+        # every input any run read (b = 0 runs have no teacher; the others name the one they were trained with)
+        "inputs": {k: v for arm in reversed(list(runs.values())) for r in arm.values() for k, v in r["run"]["inputs"].items()} or None,
         "teacher_meta": _teacher_meta(grid_inputs["teacher"]),
         "notes": list(config.raw.get("notes") or []),
         "name_baseline": _name_baseline(config, grid_inputs),

@@ -50,6 +50,9 @@ def render_distillation(result: Mapping[str, Any], title: str = "Does the KG tea
         return lines + ["No run of the grid has finished yet, so there is nothing to report and no KG effect is claimed."]
     if min(seeds.values() or [0]) < 2:
         lines += ["**Some arm has at most one finished seed: those figures are anecdotes, not evidence.**", ""]
+    teacher = (result.get("inputs") or {}).get("teacher") or {}
+    if teacher.get("path"):
+        lines += [f"Teacher: `{Path(teacher['path']).name}` (sha256 {str(teacher.get('sha256'))[:12]}).", ""]
     lines += ["Strict span F1 (× 100) on the test splits at thresholds chosen on each dataset's dev split, mean ± sd over seeds:", "",
               "| Dataset | " + " | ".join(name for _, name in arms) + " |", "|---|" + "---|" * len(arms)]  # fmt: skip
     for key, name in DATASETS:
