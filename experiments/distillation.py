@@ -199,8 +199,8 @@ def run_grid(config: ExperimentConfig, grid: str, workers: int = 1, threads: int
         for spec, future in zip(pending, futures):
             try:
                 result = future.result()
-            except Exception as error:  # one run's setup failing must not end the grid (nor hide which run)
-                log(f"{spec.arm} seed {spec.seed} ({spec.run_id}): FAILED before training: {type(error).__name__}: {error}")
+            except Exception as error:  # one run raising must not end the grid (nor hide which run)
+                log(f"{spec.arm} seed {spec.seed} ({spec.run_id}): FAILED: {type(error).__name__}: {error}")
                 result = None
             if result is None:
                 failures += 1

@@ -185,7 +185,7 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     assert (Path(config["output_dir"]) / spec.run_id / "result.json").is_file()
 
 
-def test_a_run_that_fails_before_training_is_reported_and_the_grid_goes_on(experiment, monkeypatch, tmp_path, capsys):
+def test_a_run_that_raises_is_reported_and_the_grid_goes_on(experiment, monkeypatch, tmp_path, capsys):
     import experiments.distillation as runner
 
     path, _ = experiment
@@ -204,7 +204,7 @@ def test_a_run_that_fails_before_training_is_reported_and_the_grid_goes_on(exper
     assert runner.run_grid(config, "both", workers=2) == 1
     assert sorted(ran) == sorted(s.run_id for s in specs)  # the other three still ran
     out = capsys.readouterr().out
-    assert f"b0 seed 0 ({specs[0].run_id}): FAILED before training: FileNotFoundError: teacher folder vanished" in out
+    assert f"b0 seed 0 ({specs[0].run_id}): FAILED: FileNotFoundError: teacher folder vanished" in out
 
 
 def test_a_grid_reads_runs_committed_under_another_grid(experiment, tmp_path, capsys):
