@@ -87,7 +87,7 @@ def compare(runs: Dict[str, Dict[int, Dict[str, Any]]], a: str, b: str, resample
         if "heldout_templates" in first[d]:
             subsets.append(("heldout_templates", _heldout_index(first[d])))
         for name, subset in subsets:
-            if name != "all" and subset is None:
+            if name != "all" and not subset:  # e.g. real text: no sentence comes from a held-out template
                 continue
             stats = paired_bootstrap([_counts(r, d) for r in ra], [_counts(r, d) for r in rb], clusters, resamples, seed, subset)
             out.append({**stats, "a": a, "b": b, "dataset": d, "subset": name, "resampled_by": "entity" if clusters else "sentence"})

@@ -31,7 +31,7 @@ def cluster_weights(clusters: Optional[Sequence[Any]], n: int, resamples: int, r
     if len(clusters) != n:
         raise ValueError(f"{len(clusters)} cluster keys for {n} sentences")
     keys = {k: i for i, k in enumerate(dict.fromkeys(clusters))}
-    member = np.array([keys[k] for k in clusters])
+    member = np.array([keys[k] for k in clusters], dtype=int)
     k = len(keys)
     draws = np.stack([np.bincount(rng.integers(0, k, k), minlength=k) for _ in range(resamples)]).astype(float)
     return draws[:, member]

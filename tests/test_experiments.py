@@ -227,6 +227,20 @@ def test_a_grid_reads_runs_committed_under_another_grid(experiment, tmp_path, ca
     assert [line.split()[-1] for line in listed] == ["pending", "done", "pending", "pending"]
 
 
+def test_an_empty_held_out_template_subset_is_skipped_not_bootstrapped():
+    # real-text corpora have no templates: their held-out-template index is empty, which crashed the aggregate
+    from experiments.aggregate import compare
+
+    def run(tp):
+        counts = [[[tp, 1, 1]], [[1, 1, 1]], [[0, 1, 1]]]  # [sentence][type][tp, predicted, gold]
+        return {"measures": {"datasets": {"real_text": {"counts": counts, "clusters": ["e1", "e2", "sentence:2"],
+                                                        "heldout_templates": {}, "heldout_index": []}}}}  # fmt: skip
+
+    rows = compare({"full_H": {0: run(1)}, "b0": {0: run(0)}}, "full_H", "b0", resamples=50, seed=0)
+    assert [r["subset"] for r in rows] == ["all"] and rows[0]["resampled_by"] == "entity"
+    assert rows[0]["diff"] > 0
+
+
 def _comparison(b, low, high, dataset="bmg"):
     return {"a": "full_H", "b": b, "dataset": dataset, "subset": "all", "diff": (low + high) / 2, "ci_low": low, "ci_high": high}
 
