@@ -217,7 +217,11 @@ def render_real_text(results: Mapping[str, Mapping[str, Any]]) -> List[str]:
     """The real-text grids (100 / 500 / all training sentences, full-Hetionet teacher), one table."""
     lines = ["### Real text: NCBI-disease + BC5CDR training sentences, teacher on the full shared Hetionet", ""]
     done = [(g, size) for g, size in REAL_TEXT_SIZES if g in results]
-    lines += [f"Generated from `docs/results/distillation-{g}.json` ({size} sentences: **{results[g]['status']}**)." for g, size in done]
+    lines += [f"Generated from `docs/results/distillation-{g}.json` ({size} sentences: **{results[g]['status']}**; finished seeds: "
+              + ", ".join(f"{n} {len(results[g].get('finished_seeds', {}).get(k, []))}" for k, n in REAL_TEXT_ARMS) + ")."
+              for g, size in done]  # fmt: skip
+    if any(len(results[g].get("finished_seeds", {}).get(k, [])) < 2 for g, _ in done for k, _ in REAL_TEXT_ARMS):
+        lines += ["", "**Some arm has at most one finished seed: those figures are anecdotes, not evidence.**"]
     lines += ["", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds; *in KG* / *not in KG*: gold "
               "and predicted mentions split by whether their surface form names a Hetionet entity of a compatible type:", "",
               "| training sentences | dataset | mentions | " + " | ".join(n for _, n in REAL_TEXT_ARMS) + " |",

@@ -428,6 +428,7 @@ def test_readme_reports_the_controls_and_real_text_grids_from_the_json():
     assert "| 100 | NCBI-disease test | in KG | 60.0 ± 2.0 | 70.0 ± 2.0 | — |" in text
     assert "- 100 sentences, full H − H permuted within type: NCBI-disease test +2.0 [+1.0, +3.0]" in text
     assert "- 100 sentences, full H: KG effect shown on ncbi" in text and "500" not in text
+    assert "anecdotes, not evidence" in text  # no arm of this constructed grid lists its finished seeds
 
 
 def test_a_validation_only_grid_says_so_in_its_report():
