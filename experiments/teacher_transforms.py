@@ -127,12 +127,18 @@ def transform_teacher(source: str | Path, out: str | Path, transform: str, seed:
     meta = json.loads((source / META_NAME).read_text()) if (source / META_NAME).is_file() else {}
     meta["derived_from"] = record
     (staging / META_NAME).write_text(json.dumps(meta, indent=2) + "\n")
+    def done_by_another() -> bool:  # a rename is atomic: a folder that exists holds its meta.json
+        return meta_path.is_file() and json.loads(meta_path.read_text()).get("derived_from") == record
+
     if out.exists():
-        shutil.rmtree(out, ignore_errors=True)
+        if done_by_another():  # another process finished the same derivation meanwhile: keep its copy
+            shutil.rmtree(staging, ignore_errors=True)
+            return out
+        shutil.rmtree(out)  # a different (stale) derivation
     try:
         staging.rename(out)
-    except OSError:  # another process finished the same folder first: keep its copy if it is this transform
+    except OSError:  # another process renamed its copy first
         shutil.rmtree(staging, ignore_errors=True)
-        if not (meta_path.is_file() and json.loads(meta_path.read_text()).get("derived_from") == record):
+        if not done_by_another():
             raise
     return out
