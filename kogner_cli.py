@@ -412,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="learning rate of the heads")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--teacher-threads", type=int, default=0,
-                   help="torch threads of the teacher stage; 0 = all cores (the stage runs alone; measured 49 s on 2 "
-                        "quiet cores for the embedded KG, 68 s on one: docs/results/teacher-main-job*.json)")
+                   help="torch threads of the teacher stage; 0 = all cores (the stage runs alone; timings on 1 and 2 "
+                        "threads: docs/results/teacher-main-job*.json, rendered in docs/teacher_scaling.md)")
     p.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH", help="extra eval file (CoNLL/JSONL)")
     p.add_argument("--labels", action="append", default=[], metavar="NAME=Type:label", help="label map of a --benchmark")
     p.add_argument("--dev", action="append", default=[], metavar="NAME=PATH",
