@@ -420,14 +420,20 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
     for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
         chunk = mentions[b : b + chunk_size]
         mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
-        scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, context=not lazy, mask=mask,
-                                       kg_queries=None if queries is None else queries[b : b + chunk_size])  # fmt: skip
+        kg_chunk = None if queries is None else queries[b : b + chunk_size]
+        if lazy:  # the text signal without the sentences first; they are mixed in below where they could matter
+            scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings,
+                                           signals=[s for s in weights if s != "text"], kg_queries=kg_chunk, mask=mask)  # fmt: skip
+            vectors = _text_encoder(model, index).embed(_mention_texts(batch_words, chunk))
+            scores["text"] = index.similarity("text", vectors, mask)
+        else:
+            scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, kg_queries=kg_chunk, mask=mask)
         combined = index.combine(scores, weights, mask)
         if lazy:
             rows = index.undecided(combined, slack, settings.threshold).nonzero().flatten()
             if len(rows):
                 scores["text"][rows] = _text_signal(model, index, batch_words, [chunk[r] for r in rows.tolist()],
-                                                    settings, True, scores.pop("_mention_vectors")[rows], mask[rows])  # fmt: skip
+                                                    settings, vectors[rows], mask[rows])  # fmt: skip
                 combined[rows] = index.combine({s: scores[s][rows] for s in weights}, weights, mask[rows])
         ranked.extend(index.top(combined, top_k, settings.threshold))
     empty = {"kg_id": None, "kg_name": None, "kg_type": None, "kg_score": None}
@@ -448,37 +454,35 @@ def _text_encoder(model, index: KGIndex) -> MentionTextEncoder:
     return encoder
 
 
-def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerSettings, context: bool,
+def _mention_texts(batch_words, mentions) -> List[str]:
+    """The surface string of each mention ``(text, start, end, ...)``."""
+    return [" ".join(batch_words[t][s : e + 1]) for t, s, e, *_ in mentions]
+
+
+def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerSettings,
                  mention_vectors: Optional[torch.Tensor] = None, mask: Optional[torch.BoolTensor] = None) -> torch.Tensor:
     """[n, M] text-signal cosines of ``mentions`` ``(text, start, end, ...)``, with their sentences mixed in."""
-    texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, *_ in mentions]
+    texts = _mention_texts(batch_words, mentions)
     used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
     slot = {t: i for i, t in enumerate(used)}
     sentences = [" ".join(batch_words[t]) for t in used]
     queries = _text_encoder(model, index).queries(texts, sentences, [slot[m[0]] for m in mentions],
-                                                  settings.context_weight if context else 0.0, mention_vectors)  # fmt: skip
+                                                  settings.context_weight, mention_vectors)  # fmt: skip
     return index.similarity("text", queries, mask)
 
 
 def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, settings: LinkerSettings,
                           signals: Optional[Sequence[str]] = None, kg_queries: Optional[torch.Tensor] = None,
-                          context: bool = True, mask: Optional[torch.BoolTensor] = None) -> Dict[str, torch.Tensor]:
+                          mask: Optional[torch.BoolTensor] = None) -> Dict[str, torch.Tensor]:
     """[n, M] score of every active (or every listed) signal for ``mentions`` ``(text, start, end, label)``;
     ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already.
-    ``context=False``: the text signal without the sentences, plus the mentions' text vectors under
-    ``"_mention_vectors"`` (for :func:`link_predictions`' lazy context). ``mask`` ([n, M]): score only the
-    entities each mention may link to (:meth:`KGIndex.similarity`)."""
+    ``mask`` ([n, M]): score only the entities each mention may link to (:meth:`KGIndex.similarity`)."""
     wanted = list(signals) if signals is not None else list(settings.active(index.signals))
-    texts = [" ".join(batch_words[t][s : e + 1]) for t, s, e, _ in mentions]
     scores: Dict[str, torch.Tensor] = {}
     if "alias" in wanted:
-        scores["alias"] = index.alias_scores(texts, settings.alias_weight)
+        scores["alias"] = index.alias_scores(_mention_texts(batch_words, mentions), settings.alias_weight)
     if "text" in wanted:
-        if context:
-            scores["text"] = _text_signal(model, index, batch_words, mentions, settings, True, mask=mask)
-        else:  # the caller adds the sentence where it matters, from these mention vectors
-            vectors = _text_encoder(model, index).embed(texts)
-            scores["text"], scores["_mention_vectors"] = index.similarity("text", vectors, mask), vectors
+        scores["text"] = _text_signal(model, index, batch_words, mentions, settings, mask=mask)
     if "prior" in wanted:
         scores["prior"] = index.prior_scores(len(mentions))
     if "kg" in wanted:
