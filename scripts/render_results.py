@@ -98,6 +98,22 @@ def _seed_range(seeds: Mapping[str, int]) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
+def _claim_lines(result: Mapping[str, Any], names: Mapping[str, str], prefix: str = "", effect: str = "KG effect",
+                 why: bool = False) -> List[str]:
+    """One bullet per claimed arm of the grid: shown on which datasets, or not judged yet; ``why``: with each
+    dataset's comparisons against the controls."""
+    lines = []
+    for arm, verdicts in (result.get("claims") or {}).items():
+        shown = [d for d, v in verdicts.items() if v["claimed"]]
+        if not any(v.get("judged", True) for v in verdicts.values()):
+            lines.append(f"- {prefix}{names.get(arm, arm)}: not judged yet (its controls have not finished).")
+        else:
+            line = (f"- {prefix}{names.get(arm, arm)}: {effect} {'shown on ' + ', '.join(shown) if shown else '**not shown**'} "
+                    "(must beat every control with a 95% CI excluding 0)")  # fmt: skip
+            lines.append(line + (": " + "; ".join(f"{d}: {v['why']}" for d, v in verdicts.items()) if why else "."))
+    return lines
+
+
 def render_entity_objectives(result: Mapping[str, Any]) -> List[str]:
     """The grid of objectives only entity-specific information can meet (each against its own controls)."""
     arms = [(key, name) for key, name in ENTITY_ARMS if key in result["arms"]]
@@ -121,17 +137,7 @@ def render_entity_objectives(result: Mapping[str, Any]) -> List[str]:
                   f"seed-to-seed variation, which here reaches an sd of {100 * max(sds):.1f} F1 points over "
                   f"{_seed_range(seeds)} seeds. Read *shown* as shown for these seeds, not as a stable effect, and read "
                   "the F1 levels against the core table above (same corpus, teacher and schedule).", ""]  # fmt: skip
-    for arm, verdicts in (result.get("claims") or {}).items():
-        shown = [d for d, v in verdicts.items() if v["claimed"]]
-        judged = any(v.get("judged", True) for v in verdicts.values())
-        label = dict(ENTITY_ARMS).get(arm, arm)
-        if not judged:
-            lines.append(f"- {label}: not judged yet (its controls have not finished).")
-        else:
-            lines.append(f"- {label}: effect {'shown on ' + ', '.join(shown) if shown else '**not shown**'} "
-                         f"(must beat every control with a 95% CI excluding 0): "
-                         + "; ".join(f"{d}: {v['why']}" for d, v in verdicts.items()))  # fmt: skip
-    return lines
+    return lines + _claim_lines(result, dict(ENTITY_ARMS), effect="effect", why=True)
 
 
 ZS_VIEWS = [("zs-bmg-seen", "BMG test, trained families"), ("zs-bmg-unseen", "BMG test, held-out families"),
@@ -183,18 +189,6 @@ def _comparison_lines(result: Mapping[str, Any], datasets, names: Mapping[str, s
             by_pair.setdefault((c["a"], c["b"]), []).append(
                 f"{labels[c['dataset']]} {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
     return [f"- {names.get(a, a)} − {names.get(b, b)}: " + "; ".join(parts) for (a, b), parts in by_pair.items()]
-
-
-def _claim_lines(result: Mapping[str, Any], names: Mapping[str, str], prefix: str = "") -> List[str]:
-    lines = []
-    for arm, verdicts in (result.get("claims") or {}).items():
-        shown = [d for d, v in verdicts.items() if v["claimed"]]
-        if not any(v.get("judged", True) for v in verdicts.values()):
-            lines.append(f"- {prefix}{names.get(arm, arm)}: not judged yet (its controls have not finished).")
-        else:
-            lines.append(f"- {prefix}{names.get(arm, arm)}: KG effect {'shown on ' + ', '.join(shown) if shown else '**not shown**'} "
-                         "(must beat every control with a 95% CI excluding 0).")  # fmt: skip
-    return lines
 
 
 def render_controls(result: Mapping[str, Any]) -> List[str]:
