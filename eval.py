@@ -449,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="combine eval_results.json files of earlier runs into one table (no model is run)")
     parser.add_argument("--link", action="store_true",
                         help="entity linking instead of NER (kogner_training.link_runner): link_results.json/.md")
+    parser.add_argument("--link-kg", default=None, metavar="embedded|PATH",
+                        help="with --link: the KG the model's kg_index was built from; adds the balanced set of ambiguous "
+                             "surface forms in context (every entity sharing a surface form is the gold once)")
+    parser.add_argument("--link-kg-format", default=None, help="format of --link-kg (detected when not given)")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -537,12 +541,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         ]
         for path in model_paths.values():
             check_model_source(path, "--model")  # before any model is loaded
+        if (args.link_kg or args.link_kg_format) and not args.link:
+            raise ValueError("--link-kg / --link-kg-format go with --link")
     except (ValueError, FileNotFoundError) as err:
         raise KoGNERUserError(one_line(err)) from err
     if args.link:
         from kogner_training.link_runner import run_link_evaluation
 
-        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device)
+        kg = None
+        if args.link_kg:
+            from data_builders.kg_sources import load_kg_argument
+
+            kg = load_kg_argument(args.link_kg, args.link_kg_format, "--link-kg")
+        return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device, kg=kg,
+                                   kg_path=args.link_kg)  # fmt: skip
     made = _provenance(model_paths, dataset_paths, dev_paths)  # before the run: the code and inputs it starts from
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)

@@ -37,7 +37,7 @@ from modeling_kogner.tokenization_kogner import words_of
 
 logger = logging.getLogger("kogner.link_eval")
 
-__all__ = ["LinkMention", "build_linking_set", "evaluate_linking", "rank_mentions", "CONFIGS"]
+__all__ = ["LinkMention", "build_context_set", "build_linking_set", "evaluate_linking", "rank_mentions", "CONFIGS"]
 
 GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "κ": "kappa", "λ": "lambda",
          "μ": "mu", "σ": "sigma", "τ": "tau", "ω": "omega", "θ": "theta"}  # fmt: skip
@@ -66,6 +66,8 @@ class LinkMention:
     rendering: str
     ambiguous: bool = False
     ambiguous_any_type: bool = False
+    group: str = ""  # build_context_set: the shared surface form's name key, and how many
+    group_size: int = 0  # entities of compatible types share it
 
 
 def variants(name: str) -> Dict[str, str]:
@@ -143,6 +145,81 @@ def build_linking_set(split, index: KGIndex, seed: int = 0, exclude_ids: Sequenc
     return sentences, gold, mentions, report
 
 
+def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) -> Tuple[List[List[str]], List[LinkMention], Dict]:
+    """Ambiguous surface forms in context, every entity of a group equally often: ``(sentences, mentions, report)``.
+
+    In the re-rendered BMG split the gold entity of a shared surface form is usually the best-connected
+    one (BMG samples its sentences from the KG's relations), so ranking by degree is nearly an oracle
+    there. Here a *group* is a surface form whose name key is the name or alias of two or more entities
+    of compatible types; up to ``max_groups`` groups are drawn (seeded), and for **every** entity of a
+    group one sentence is written from one of its own KG relations (the BMG template generator, the
+    partner named in the sentence), with the entity rendered as the shared surface form. Only the
+    sentence — the partner and the relation — and the KG can tell the group's entities apart; a scorer
+    that ignores them is right 1/k of the time in a group of k (``chance``).
+    """
+    from data_builders.bmg_ner.sampling import EntityRef, RelationPair
+    from data_builders.bmg_ner.sanity import find_entity
+    from data_builders.bmg_ner.templates import TemplateGenerator
+
+    from modeling_kogner.names_kogner import entity_label
+
+    rng = random.Random(seed)
+    kg_ids = set(kg.entities["id"].astype(str))
+    in_kg = [kg_id in kg_ids for kg_id in index.ids]
+    if sum(in_kg) < len(index.ids) / 2:
+        raise ValueError(f"the KG given ({kg.source or 'unnamed'}) holds {sum(in_kg)} of the index's {len(index.ids)} "
+                         "entities; give the KG the index was built from")  # fmt: skip
+    labels = [entity_label(t) for t in index.types]
+    groups = []  # (key, surface, [(row, label)], k per row)
+    for key, (rows, _) in index.keys.items():
+        rows = [r for r in rows.tolist() if in_kg[r]]
+        if len(rows) < 2 or len(key.replace(" ", "")) < 3:
+            continue
+        mask = index.candidate_mask([labels[r] for r in rows])
+        items = [(r, int(mask[i, rows].sum())) for i, r in enumerate(rows)]
+        items = [(r, k) for r, k in items if k >= 2]
+        if len(items) >= 2:
+            surface = next(t for r in rows for t in (index.names[r], *index.aliases[r]) if name_key(t) == key)
+            groups.append((key, surface, items))
+    report = {"groups_available": len(groups), "seed": seed}
+    groups = rng.sample(groups, min(max_groups, len(groups)))
+    wanted = {index.ids[r] for _, _, items in groups for r, _ in items}
+    triples = kg.triples[kg.triples["head"].isin(wanted) | kg.triples["tail"].isin(wanted)]
+    edges: Dict[str, List[Tuple[str, str, bool]]] = {}
+    for head, relation, tail in zip(triples["head"].astype(str), triples["relation"].astype(str), triples["tail"].astype(str)):
+        if head != tail:
+            if head in wanted:
+                edges.setdefault(head, []).append((relation, tail, True))
+            if tail in wanted:
+                edges.setdefault(tail, []).append((relation, head, False))
+    entities = kg.entities.set_index(kg.entities["id"].astype(str))
+    generator = TemplateGenerator(seed=seed, heldout_prob=0.0)
+    sentences, mentions, skipped = [], [], {"no_relation": 0, "not_found_in_sentence": 0}
+    for key, surface, items in groups:
+        for row, k in items:
+            kg_id = index.ids[row]
+            if not edges.get(kg_id):
+                skipped["no_relation"] += 1
+                continue
+            relation, partner_id, is_head = rng.choice(edges[kg_id])
+            partner = entities.loc[partner_id]
+            me = EntityRef(kg_id, surface, str(index.types[row]))
+            other = EntityRef(partner_id, str(partner["name"]), str(partner["type"]))
+            head, tail = (me, other) if is_head else (other, me)
+            text, _ = generator.sentence(RelationPair(f"context:{key}:{kg_id}", relation, head, tail, "test"))
+            words = words_of(text)
+            span = find_entity(words, me, taken=find_entity(words, other))
+            if span is None:
+                skipped["not_found_in_sentence"] += 1
+                continue
+            mentions.append(LinkMention(len(sentences), span[0], span[1], labels[row], kg_id, surface, "context",
+                                        ambiguous=True, ambiguous_any_type=True, group=key, group_size=k))  # fmt: skip
+            sentences.append(words)
+    report.update(groups=len({m.group for m in mentions}), mentions=len(mentions), skipped=skipped)
+    report["chance_acc@1"] = round(float(np.mean([1 / m.group_size for m in mentions])), 4) if mentions else None
+    return sentences, mentions, report
+
+
 def baseline_scores(index: KGIndex, alias: torch.Tensor) -> torch.Tensor:
     """Exact-alias baseline: candidates are the exact name/alias matches, ranked by node degree."""
     return torch.where(alias > 0, 1.0 + index.popularity, torch.zeros_like(alias))
@@ -173,6 +250,41 @@ def bootstrap_ci(values: np.ndarray, seed: int = 0, n: int = 1000) -> Tuple[floa
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(n, len(values)))].mean(1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def cluster_bootstrap_ci(values: np.ndarray, clusters: Sequence[str], seed: int = 0, n: int = 1000) -> Tuple[float, float]:
+    """95% percentile CI of the mean of ``values``, resampling whole clusters (a context-set group) with replacement."""
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    names = sorted(set(clusters))
+    where = {c: i for i, c in enumerate(names)}
+    ids = np.array([where[c] for c in clusters])
+    sums, counts = np.bincount(ids, weights=values, minlength=len(names)), np.bincount(ids, minlength=len(names))
+    draw = np.random.default_rng(seed).integers(0, len(names), size=(n, len(names)))
+    means = sums[draw].sum(1) / counts[draw].sum(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def context_set_results(index: KGIndex, scores, mask, mentions: Sequence[LinkMention], configs,
+                        seen_ids: Sequence[str] = ()) -> Dict:
+    """acc@1 of every scorer on :func:`build_context_set`'s mentions, with 95% CIs resampled by group; also on
+    the mentions whose gold entity the NER model never saw in training (``seen_ids``), where the KG head
+    cannot have memorised the entity's target."""
+    gold_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    groups = [m.group for m in mentions]
+    seen = set(seen_ids)
+    unseen = np.array([m.kg_id not in seen for m in mentions], dtype=bool)
+    chance = np.array([1 / m.group_size for m in mentions])
+    out = {"chance": {"acc@1": round(float(chance.mean()), 4), "unseen_acc@1": round(float(chance[unseen].mean()), 4)
+                      if unseen.any() else None}, "unseen_n": int(unseen.sum())}  # fmt: skip
+    for config in ["baseline", *configs]:
+        if config != "baseline" and not set(configs[config]) <= set(scores):
+            continue
+        hits = accuracy_at(rank_mentions(index, scores, mask, config, configs), gold_rows, ks=(1,))[1]
+        out[config] = {"acc@1": round(float(hits.mean()), 4),
+                       "acc@1_ci95": [round(x, 4) for x in cluster_bootstrap_ci(hits, groups)],
+                       "unseen_acc@1": round(float(hits[unseen].mean()), 4) if unseen.any() else None}  # fmt: skip
+    return out
 
 
 def _summary(hits: Dict[int, np.ndarray], ambiguous: np.ndarray, ambiguous_any: np.ndarray) -> Dict:
@@ -260,8 +372,9 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
 
 
 def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshold: float = 0.5,
-                     settings: Optional[LinkerSettings] = None, grid=None) -> Dict:
-    """The whole linking evaluation on a BMG-NER ``DatasetDict`` (see the module docstring)."""
+                     settings: Optional[LinkerSettings] = None, grid=None, kg=None, context_groups: int = 200) -> Dict:
+    """The whole linking evaluation on a BMG-NER ``DatasetDict`` (see the module docstring); with ``kg`` (the
+    KnowledgeGraph the index was built from) also :func:`build_context_set`'s balanced ambiguous set."""
     settings = settings or index.settings
     train_ids = {k["kg_id"] for ex in corpus["train"] for k in ex["kge"]}
     labels = sorted({s["label"] for ex in corpus["test"] for s in ex["ner"]})
@@ -309,5 +422,12 @@ def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshol
     }
     if model is not None:
         results["end_to_end"] = end_to_end(index, model, sentences, gold, labels, settings, thresholds, configs, span_threshold)
+    if kg is not None:
+        sentences, mentions, report = build_context_set(index, kg, seed, context_groups)
+        labels = sorted({m.label for m in mentions})
+        scores = mention_signal_scores(model, index, sentences, [(m.sentence, m.start, m.end, m.label) for m in mentions],
+                                       labels, settings, signals=index.signals)  # fmt: skip
+        mask = index.candidate_mask([m.label for m in mentions])
+        results["context_set"] = {**report, "gold_span": context_set_results(index, scores, mask, mentions, configs, train_ids)}
     results["weights"] = configs
     return results

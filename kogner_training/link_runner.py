@@ -55,6 +55,24 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def context_set_markdown(dataset: str, model: str, ctx: Mapping[str, Any]) -> list:
+    """The balanced ambiguous set (:func:`kogner_training.link_evaluation.build_context_set`) as a table."""
+    res = ctx["gold_span"]
+    lines = [f"#### {dataset} — {model}: ambiguous surface forms in context ({ctx['mentions']} mentions, {ctx['groups']} groups "
+             f"of {ctx['groups_available']} in the index)", "",
+             "Every entity that shares a surface form with another of compatible type is the gold once, in a sentence "
+             "written from one of its own KG relations; a scorer that ignores the sentence and the KG is right 1/k of the "
+             "time in a group of k (chance row). Weights as tuned on validation above; CIs resample whole groups.", "",
+             f"| scorer | acc@1 [95% CI] | acc@1, gold entity not in NER training ({res['unseen_n']}) |", "|---|---|---|",
+             f"| chance | {_pct(res['chance']['acc@1'])} | {_pct(res['chance']['unseen_acc@1'])} |"]  # fmt: skip
+    for config, row in res.items():
+        if config in ("chance", "unseen_n"):
+            continue
+        ci = row["acc@1_ci95"]
+        lines.append(f"| {config} | {_pct(row['acc@1'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(row['unseen_acc@1'])} |")
+    return lines + [""]
+
+
 def results_to_markdown(results: Mapping[str, Any]) -> str:
     """Tables of ``link_results.json``: gold-span accuracy, end-to-end F1, benchmark linked fractions."""
     lines = []
@@ -87,6 +105,8 @@ def results_to_markdown(results: Mapping[str, Any]) -> str:
                 for kind, row in kinds.items():
                     lines.append(f"| {kind} | {row['n']} | " + " | ".join(_pct(row[c]) for c in cols) + " |")
                 lines += ["", f"Weights: `{json.dumps(res['weights'])}`; thresholds (validation): `{json.dumps(res['thresholds'])}`", ""]
+                if "context_set" in res:
+                    lines += context_set_markdown(dataset, model, res["context_set"])
             else:
                 lines += [f"### {dataset} — {model}: gold mentions linked (no gold ids)", "",
                           f"{res['linked']} of {res['mentions']} mentions linked ({_pct(res['linked_fraction'])} %); per label: "
@@ -94,9 +114,21 @@ def results_to_markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kg_folder(kg_path: str) -> str:
+    """The files behind a ``--link-kg`` argument (``embedded``: the package's embedded KG folder)."""
+    if kg_path == "embedded":
+        import data_builders
+
+        return str(Path(data_builders.__file__).parent / "embedded")
+    return kg_path
+
+
 def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], label_maps: Mapping[str, Mapping],
-                        output_dir: str, device: Optional[str] = None, seed: int = 0, sample_size: int = 50) -> Dict[str, Any]:
-    """Evaluate linking for every model × dataset; BMG folders first, so benchmarks use their tuned settings."""
+                        output_dir: str, device: Optional[str] = None, seed: int = 0, sample_size: int = 50,
+                        kg=None, kg_path: Optional[str] = None) -> Dict[str, Any]:
+    """Evaluate linking for every model × dataset; BMG folders first, so benchmarks use their tuned settings.
+    ``kg``: the KnowledgeGraph the indexes were built from (``--link-kg``, read from ``kg_path``), for the
+    balanced ambiguous set in context on every BMG folder."""
     from data_builders.bmg_ner import load_corpus
     from eval import _load_model, gold_labels, load_benchmark
     from kogner_training.link_evaluation import evaluate_linking
@@ -113,7 +145,7 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
         tuned: Optional[LinkerSettings] = None
         for name, data_path in ordered:
             if Path(data_path).is_dir():
-                res = evaluate_linking(model, model.kg_index, load_corpus(data_path), seed=seed)
+                res = evaluate_linking(model, model.kg_index, load_corpus(data_path), seed=seed, kg=kg)
                 best = res["weights"].get("alias+text+kg")
                 if best and "alias+text+kg" in res["thresholds"]:
                     tuned = LinkerSettings(**{**vars(model.kg_index.settings), "weights": best,
@@ -127,7 +159,8 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
             results["datasets"][name] = str(data_path)
             print(f"[link] {model_name} on {name} done", file=sys.stderr, flush=True)
     results["provenance"] = provenance(inputs={**{f"model:{k}": v for k, v in model_paths.items()},
-                                               **{f"dataset:{k}": v for k, v in dataset_paths.items()}})  # fmt: skip
+                                               **{f"dataset:{k}": v for k, v in dataset_paths.items()},
+                                               **({"kg": _kg_folder(kg_path)} if kg_path else {})})  # fmt: skip
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "link_results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -394,3 +394,53 @@ def test_linking_evaluation_reports_every_signal_and_tunes_the_prior_on_validati
     # entities seen in training are excluded: Imatinib (12 mentions) and breast cancer (6); CML, BRCA1, BRCA2 count
     assert results["linking_set"]["test"]["dropped_seen_in_training"] == 18
     assert gold["alias"]["overall"]["n"] == 18
+
+
+def test_context_set_makes_every_entity_of_a_shared_surface_form_the_gold_once(model, tiny_bert_path):
+    import pandas as pd
+
+    from data_builders.kg import KnowledgeGraph
+    from kogner_training.link_evaluation import build_context_set, context_set_results, mention_signal_scores
+
+    rows = [("Gene::1", "Gene", "ALPHA1", ["SHARED1"]), ("Gene::2", "Gene", "BETA2", ["Shared1"]),
+            ("Gene::3", "Gene", "GAMMA3", ["SHARED1"]),  # no relation in the KG: cannot be put in a sentence
+            ("Disease::DOID:5", "Disease", "SHARED1", []),  # same key, incompatible with "gene": not a group member
+            ("Gene::4", "Gene", "DELTA4", ["xy"]), ("Gene::5", "Gene", "EPS5", ["xy"]),  # too short to count
+            ("Disease::DOID:1612", "Disease", "breast cancer", []), ("Compound::DB00619", "Drug", "Imatinib", [])]
+    ids, types, names, aliases = (list(col) for col in zip(*rows))
+    index = KGIndex(ids, types, names, aliases, {"text": MentionTextEncoder(tiny_bert_path).embed(names)},
+                    degree=[50, 3, 9, 1, 1, 1, 7, 7], config={"text_encoder": tiny_bert_path})  # fmt: skip
+    entities = pd.DataFrame({"id": ids, "type": types, "name": names, "aliases": aliases, "description": [""] * len(ids)})
+    triples = pd.DataFrame({"head": ["Gene::1", "Compound::DB00619", "Gene::4", "Gene::5"],
+                            "relation": ["associates", "binds", "interacts", "interacts"],
+                            "tail": ["Disease::DOID:1612", "Gene::2", "Gene::5", "Gene::4"]})  # fmt: skip
+    kg = KnowledgeGraph(entities, triples, source="test")
+    sentences, mentions, report = build_context_set(index, kg, seed=0)
+    assert report["groups_available"] == 1 and report["skipped"] == {"no_relation": 1, "not_found_in_sentence": 0}
+    assert sorted(m.kg_id for m in mentions) == ["Gene::1", "Gene::2"]
+    for m in mentions:
+        words = sentences[m.sentence]
+        assert " ".join(words[m.start : m.end + 1]) == "SHARED1" and m.group_size == 3 and m.ambiguous
+        partner = "breast cancer" if m.kg_id == "Gene::1" else "Imatinib"
+        assert partner in " ".join(words)  # the partner of its own relation is named in the sentence
+    assert report["chance_acc@1"] == pytest.approx(1 / 3, abs=1e-4)
+    scores = mention_signal_scores(model, index, sentences, [(m.sentence, m.start, m.end, m.label) for m in mentions],
+                                   ["gene"], LinkerSettings(), signals=["alias", "text"])  # fmt: skip
+    res = context_set_results(index, scores, index.candidate_mask([m.label for m in mentions]), mentions,
+                              {"alias": {"alias": 1.0}}, seen_ids=["Gene::2"])  # fmt: skip
+    # the degree baseline always answers Gene::1 (degree 50): right on its own sentence only
+    assert res["baseline"]["acc@1"] == 0.5 and res["baseline"]["unseen_acc@1"] == 1.0 and res["unseen_n"] == 1
+    other = KnowledgeGraph(entities.assign(id=[f"X::{i}" for i in range(len(ids))]), triples, source="another KG")
+    with pytest.raises(ValueError, match="another KG"):
+        build_context_set(index, other)
+
+
+def test_cluster_bootstrap_ci_resamples_whole_groups():
+    import numpy as np
+
+    from kogner_training.link_evaluation import cluster_bootstrap_ci
+
+    # group a: three hits, group b: one miss. Resampling groups gives means 1 (aa), 0.75 (ab) or 0 (bb, p = 1/4)
+    low, high = cluster_bootstrap_ci(np.array([1.0, 1.0, 1.0, 0.0]), ["a", "a", "a", "b"], n=4000)
+    assert (low, high) == (0.0, 1.0)
+    assert cluster_bootstrap_ci(np.ones(5), list("abcde")) == (1.0, 1.0)
