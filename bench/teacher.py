@@ -178,15 +178,21 @@ def collect_partial(name: str, folder: Path, reason: str) -> dict:
 
 
 def loss_selection(kg: str, kg_format: str | None, out: Path, losses: list, extra: list) -> dict:
-    """Z'' stage alone per loss; validation MRR decides (test figures are kept but not used to choose)."""
-    result = {}
+    """Z'' stage alone per loss; validation MRR decides. Only the chosen loss's test figures are reported (next
+    to the degree baselines on the same test triples); the others' stay in their stage records, unread."""
+    result, tests = {}, {}
     for loss, res, t in _transr_stage_per(kg, kg_format, out, "loss", "--transr_loss", losses, extra):
         result[loss] = {"best_valid_mrr": t["best_valid_mrr"], "best_epoch": t["best_epoch"],
                         "transe_best_valid_mrr": t["transe_best_valid_mrr"], "margin": t["config"]["margin"],
+                        "epochs": t["config"]["epochs"], "transe_epochs": t["config"]["transe_epochs"],
                         "cpu_seconds": res["cpu_seconds"], "load_average_start_end": res["load_average"]}
+        tests[loss] = t["test"]["overall"]
         print(f"loss {loss}: {result[loss]}", flush=True)
     chosen = max(result, key=lambda k: result[k]["best_valid_mrr"] or -1.0)
-    return {"kg": kg, "by_loss": result, "chosen_on_validation": chosen}
+    o = tests[chosen]
+    test = {key: o[key] for key in ("transr", "transe_warm_start", "degree", "relation_degree",
+                                    "transr_minus_degree_mrr", "transr_minus_relation_degree_mrr") if key in o}
+    return {"kg": kg, "by_loss": result, "chosen_on_validation": chosen, "test_of_chosen": test}
 
 
 # ---------------------------------------------------------------- tables (generated from the results file)
@@ -197,6 +203,10 @@ def _n(value) -> str:
 def _ci(entry: dict, key: str = "mrr") -> str:
     lo, hi = entry[f"{key}_ci95"]
     return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _diff(entry: dict) -> str:
+    return f"{entry['mean']:+.3f} [{entry['ci95'][0]:+.3f}, {entry['ci95'][1]:+.3f}]"
 
 
 def _threads(row: dict) -> str:
@@ -293,13 +303,22 @@ def render(results: dict) -> str:
         pb = tv["per_block"]
         lines.append(f"| {r['kg']} | {pb.get('text', float('nan')):.3f} | {pb.get('graph', float('nan')):.3f} | "
                      f"{pb.get('transr', float('nan')):.3f} | {tv['weighted_H']:.3f} | {tv['target']:.3f} |")
-    sel = results.get("loss_selection")
-    if sel:
-        lines += ["", f"### sLCWA loss chosen on validation ({sel['kg']} KG): **{sel['chosen_on_validation']}**", "",
-                  "| loss | γ | TransR best valid MRR (epoch) | TransE warm start valid MRR | CPU s |", "|---|---|---|---|---|"]
+    selections = results.get("loss_selections") or ([results["loss_selection"]] if results.get("loss_selection") else [])
+    for sel in selections:
+        kg_name = "embedded" if sel["kg"] == "embedded" else "Hetionet"
+        lines += ["", f"### sLCWA loss chosen on validation ({kg_name} KG): **{sel['chosen_on_validation']}**", "",
+                  "| loss | γ | epochs at most (TransE + TransR) | TransR best valid MRR (epoch) | TransE warm start valid MRR | CPU s |",
+                  "|---|---|---|---|---|---|"]
         for loss, e in sel["by_loss"].items():
-            lines.append(f"| {loss} | {e['margin'] if loss != 'softplus' else '–'} | {e['best_valid_mrr']:.4f} ({e['best_epoch']}) | "
-                         f"{e['transe_best_valid_mrr']:.4f} | {e['cpu_seconds']} |")
+            epochs = f"{e['transe_epochs']} + {e['epochs']}" if "epochs" in e else "–"
+            lines.append(f"| {loss} | {e['margin'] if loss != 'softplus' else '–'} | {epochs} | {e['best_valid_mrr']:.4f} "
+                         f"({e['best_epoch']}) | {e['transe_best_valid_mrr']:.4f} | {e['cpu_seconds']} |")
+        test = sel.get("test_of_chosen")
+        if test:
+            lines += ["", f"Test triples, the chosen loss only (MRR [95% CI]): TransR {_ci(test['transr'])}, its TransE warm start "
+                          f"{_ci(test['transe_warm_start'])}, degree {_ci(test['degree'])}, per-relation popularity "
+                          f"{_ci(test['relation_degree'])}; TransR − popularity "
+                          f"{_diff(test['transr_minus_relation_degree_mrr'])}, TransR − degree {_diff(test['transr_minus_degree_mrr'])}."]
     for comp in results.get("model_comparisons") or ([results["model_comparison"]] if results.get("model_comparison") else []):
         kg_name = "embedded" if comp["kg"] == "embedded" else "Hetionet"
         lines += ["", f"### Other Z'' models through PyKEEN's classes ({kg_name} KG; same loop, Bernoulli negatives, "
@@ -320,7 +339,7 @@ def merge(files: list) -> dict:
     for f in files:
         runs.update({r["kg"]: r for r in f["runs"]})
     merged = {"runs": list(runs.values()), "provenance": files[0]["provenance"],
-              "loss_selection": next((f["loss_selection"] for f in files if f.get("loss_selection")), None),
+              "loss_selections": [f["loss_selection"] for f in files if f.get("loss_selection")],
               "model_comparisons": [f["model_comparison"] for f in files if f.get("model_comparison")],
               "main_job": [{**m, "command": f["provenance"].get("command", "")} for f in files for m in f.get("main_job") or []]}
     if len(files) > 1:
@@ -344,7 +363,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--hetionet", default=str(REPO.parent / "shared" / "data" / "kg"))
     ap.add_argument("--out", default="/tmp/kogner_teacher_bench")
     ap.add_argument("--json", default=None, help="write the results (with provenance) here")
-    ap.add_argument("--losses", nargs="*", default=[], help="also compare these sLCWA losses on the embedded KG")
+    ap.add_argument("--losses", nargs="*", default=[], help="also compare these sLCWA losses (on --losses_kg)")
+    ap.add_argument("--losses_kg", default="embedded", choices=["embedded", "hetionet"])
     ap.add_argument("--kge_models", nargs="*", default=[], help="also compare these Z'' models (on --kge_models_kg)")
     ap.add_argument("--kge_models_kg", default="embedded", choices=["embedded", "hetionet"])
     ap.add_argument("--main-job", action="store_true", help="time the teacher as the main job builds it (one process) "
@@ -378,11 +398,14 @@ def main(argv=None) -> dict:
         Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
         return results
 
-    inputs = {"hetionet": args.hetionet} if "hetionet" in args.kgs or args.kge_models_kg == "hetionet" else {}
+    on_hetionet = "hetionet" in args.kgs or "hetionet" in (args.kge_models_kg if args.kge_models else "",
+                                                           args.losses_kg if args.losses else "")
+    inputs = {"hetionet": args.hetionet} if on_hetionet else {}
     record = provenance(inputs=inputs)  # at the start: the code that runs, even if the checkout changes meanwhile
     runs, selection, comparison = [], None, None
     if args.losses:
-        selection = loss_selection("embedded", None, Path(args.out), args.losses, args.extra)
+        kg, fmt = ("embedded", None) if args.losses_kg == "embedded" else (args.hetionet, "hetionet")
+        selection = loss_selection(kg, fmt, Path(args.out), args.losses, args.extra)
     if args.kge_models:
         kg, fmt = ("embedded", None) if args.kge_models_kg == "embedded" else (args.hetionet, "hetionet")
         comparison = model_comparison(kg, fmt, Path(args.out), args.kge_models, args.extra)
