@@ -18,6 +18,11 @@ and KG knowledge can (``ambiguous_any_type``: two or more entities of any type, 
 subset for every signal alone and the combinations, next to an exact-alias baseline that breaks ties by
 node degree; weights and the NIL threshold are chosen on the validation split. With a model it also
 reports end-to-end strict span + label + id F1 on the rendered test sentences.
+
+The ambiguous subset inherits BMG's sampling: the gold entity of a shared surface form is usually the
+best-connected one, so ranking by degree is nearly an oracle there. Given the KG, :func:`build_context_set`
+writes a balanced set instead: every entity sharing a surface form is the gold once, in a sentence from one
+of its own relations, where only the sentence and the KG can decide (chance = 1/k in a group of k).
 """
 
 from __future__ import annotations
