@@ -186,8 +186,9 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
         if len(items) >= 2:
             surface = next(t for r in rows for t in (index.names[r], *index.aliases[r]) if name_key(t) == key)
             groups.append((key, surface, items))
-    report = {"groups_available": len(groups), "seed": seed}
+    report = {"groups_available": len(groups), "max_groups": max_groups, "seed": seed}
     groups = rng.sample(groups, min(max_groups, len(groups)))
+    report["groups_drawn"] = len(groups)
     wanted = {index.ids[r] for _, _, items in groups for r, _ in items}
     triples = kg.triples[kg.triples["head"].isin(wanted) | kg.triples["tail"].isin(wanted)]
     edges: Dict[str, List[Tuple[str, str, bool]]] = {}

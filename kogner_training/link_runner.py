@@ -58,8 +58,10 @@ def _pct(x) -> str:
 def context_set_markdown(dataset: str, model: str, ctx: Mapping[str, Any]) -> list:
     """The balanced ambiguous set (:func:`kogner_training.link_evaluation.build_context_set`) as a table."""
     res = ctx["gold_span"]
-    lines = [f"#### {dataset} — {model}: ambiguous surface forms in context ({ctx['mentions']} mentions, {ctx['groups']} groups "
-             f"of {ctx['groups_available']} in the index)", "",
+    drawn = ctx.get("groups_drawn", ctx["groups"])
+    lines = [f"#### {dataset} — {model}: ambiguous surface forms in context ({ctx['mentions']} mentions in {ctx['groups']} groups; "
+             f"{drawn} of the index's {ctx['groups_available']} groups drawn, {ctx['skipped']['no_relation']} of their entities "
+             "left out for having no KG relation)", "",
              "Every entity that shares a surface form with another of compatible type is the gold once, in a sentence "
              "written from one of its own KG relations; a scorer that ignores the sentence and the KG is right 1/k of the "
              "time in a group of k (chance row). Weights as tuned on validation above; CIs resample whole groups.", "",
@@ -135,6 +137,9 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
     from kogner_training.provenance import provenance
     from modeling_kogner.errors_kogner import KoGNERUserError
 
+    made = provenance(inputs={**{f"model:{k}": v for k, v in model_paths.items()},
+                              **{f"dataset:{k}": v for k, v in dataset_paths.items()},
+                              **({"kg": _kg_folder(kg_path)} if kg_path else {})})  # before the run: the code it starts from
     results: Dict[str, Any] = {"models": dict(model_paths), "datasets": {}, "results": {}}
     ordered = sorted(dataset_paths.items(), key=lambda kv: not Path(kv[1]).is_dir())
     for model_name, path in model_paths.items():
@@ -158,9 +163,7 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
             results["results"].setdefault(name, {})[model_name] = res
             results["datasets"][name] = str(data_path)
             print(f"[link] {model_name} on {name} done", file=sys.stderr, flush=True)
-    results["provenance"] = provenance(inputs={**{f"model:{k}": v for k, v in model_paths.items()},
-                                               **{f"dataset:{k}": v for k, v in dataset_paths.items()},
-                                               **({"kg": _kg_folder(kg_path)} if kg_path else {})})  # fmt: skip
+    results["provenance"] = made
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "link_results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -416,7 +416,7 @@ def test_context_set_makes_every_entity_of_a_shared_surface_form_the_gold_once(m
                             "tail": ["Disease::DOID:1612", "Gene::2", "Gene::5", "Gene::4"]})  # fmt: skip
     kg = KnowledgeGraph(entities, triples, source="test")
     sentences, mentions, report = build_context_set(index, kg, seed=0)
-    assert report["groups_available"] == 1 and report["skipped"] == {"no_relation": 1, "not_found_in_sentence": 0}
+    assert report["groups_available"] == report["groups_drawn"] == 1 and report["skipped"] == {"no_relation": 1, "not_found_in_sentence": 0}
     assert sorted(m.kg_id for m in mentions) == ["Gene::1", "Gene::2"]
     for m in mentions:
         words = sentences[m.sentence]
@@ -430,6 +430,11 @@ def test_context_set_makes_every_entity_of_a_shared_surface_form_the_gold_once(m
                               {"alias": {"alias": 1.0}}, seen_ids=["Gene::2"])  # fmt: skip
     # the degree baseline always answers Gene::1 (degree 50): right on its own sentence only
     assert res["baseline"]["acc@1"] == 0.5 and res["baseline"]["unseen_acc@1"] == 1.0 and res["unseen_n"] == 1
+    from kogner_training.link_runner import context_set_markdown
+
+    table = "\n".join(context_set_markdown("bmg", "KoGNER", {**report, "gold_span": res}))
+    assert "(2 mentions in 1 groups; 1 of the index's 1 groups drawn, 1 of their entities left out" in table
+    assert "| chance | 33.3 | 33.3 |" in table and "| baseline | 50.0 [" in table
     other = KnowledgeGraph(entities.assign(id=[f"X::{i}" for i in range(len(ids))]), triples, source="another KG")
     with pytest.raises(ValueError, match="another KG"):
         build_context_set(index, other)
