@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's code (and commit in the provenance), not an installed copy's
 TARGET_SECONDS, TARGET_RSS_GB = 10 * 60, 4.0
 MAIN_JOB_SECONDS = 60  # the embedded teacher in the main job (one process, as `kogner main` runs it)
 QUIET_LOAD = 2.5  # 1-minute load average on the 2-core machine at or below which a timing counts as quiet
