@@ -71,8 +71,8 @@ class LinkMention:
     rendering: str
     ambiguous: bool = False
     ambiguous_any_type: bool = False
-    group: str = ""  # build_context_set: the shared surface form's name key, and how many
-    group_size: int = 0  # entities of compatible types share it
+    group: str = ""  # build_context_set only: the shared surface form's name key,
+    group_size: int = 0  # and how many entities of types compatible with ``label`` share it
 
 
 def variants(name: str) -> Dict[str, str]:
@@ -175,7 +175,7 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
         raise ValueError(f"the KG given ({kg.source or 'unnamed'}) holds {sum(in_kg)} of the index's {len(index.ids)} "
                          "entities; give the KG the index was built from")  # fmt: skip
     labels = [entity_label(t) for t in index.types]
-    groups = []  # (key, surface, [(row, label)], k per row)
+    groups = []  # (name key, surface form, [(row, k: compatible entities sharing the key for that row's label)])
     for key, (rows, _) in index.keys.items():
         rows = [r for r in rows.tolist() if in_kg[r]]
         if len(rows) < 2 or len(key.replace(" ", "")) < 3:
@@ -193,7 +193,7 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
     triples = kg.triples[kg.triples["head"].isin(wanted) | kg.triples["tail"].isin(wanted)]
     edges: Dict[str, List[Tuple[str, str, bool]]] = {}
     for head, relation, tail in zip(triples["head"].astype(str), triples["relation"].astype(str), triples["tail"].astype(str)):
-        if head != tail:
+        if head != tail and head in kg_ids and tail in kg_ids:  # a partner the KG names
             if head in wanted:
                 edges.setdefault(head, []).append((relation, tail, True))
             if tail in wanted:
