@@ -150,6 +150,15 @@ def build_linking_set(split, index: KGIndex, seed: int = 0, exclude_ids: Sequenc
     return sentences, gold, mentions, report
 
 
+def check_kg_matches_index(index: KGIndex, kg_ids, source: str = "") -> List[bool]:
+    """Per index row, whether the KG names it; ``ValueError`` when it names fewer than half of the index's entities."""
+    in_kg = [kg_id in kg_ids for kg_id in index.ids]
+    if sum(in_kg) < len(index.ids) / 2:
+        raise ValueError(f"the KG given ({source or 'unnamed'}) holds {sum(in_kg)} of the index's {len(index.ids)} "
+                         "entities; give the KG the index was built from")  # fmt: skip
+    return in_kg
+
+
 def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) -> Tuple[List[List[str]], List[LinkMention], Dict]:
     """Ambiguous surface forms in context, every entity of a group equally often: ``(sentences, mentions, report)``.
 
@@ -170,10 +179,7 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
 
     rng = random.Random(seed)
     kg_ids = set(kg.entities["id"].astype(str))
-    in_kg = [kg_id in kg_ids for kg_id in index.ids]
-    if sum(in_kg) < len(index.ids) / 2:
-        raise ValueError(f"the KG given ({kg.source or 'unnamed'}) holds {sum(in_kg)} of the index's {len(index.ids)} "
-                         "entities; give the KG the index was built from")  # fmt: skip
+    in_kg = check_kg_matches_index(index, kg_ids, kg.source)
     labels = [entity_label(t) for t in index.types]
     groups = []  # (name key, surface form, [(row, k: compatible entities sharing the key for that row's label)])
     for key, (rows, _) in index.keys.items():

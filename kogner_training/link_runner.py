@@ -133,7 +133,7 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
     balanced ambiguous set in context on every BMG folder."""
     from data_builders.bmg_ner import load_corpus
     from eval import _load_model, gold_labels, load_benchmark
-    from kogner_training.link_evaluation import evaluate_linking
+    from kogner_training.link_evaluation import check_kg_matches_index, evaluate_linking
     from kogner_training.provenance import provenance
     from modeling_kogner.errors_kogner import KoGNERUserError
 
@@ -147,6 +147,11 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
         if model.kg_index is None:
             raise KoGNERUserError(f"--link: model {model_name!r} ({path}) has no kg_index/; build it with "
                                   f"`kogner build-kg-index --kg-embeddings TEACHER --model {path}`")  # fmt: skip
+        if kg is not None:
+            try:
+                check_kg_matches_index(model.kg_index, set(kg.entities["id"].astype(str)), kg.source)
+            except ValueError as err:
+                raise KoGNERUserError(f"--link-kg {kg_path}: {err} (model {model_name!r})") from err
         tuned: Optional[LinkerSettings] = None
         for name, data_path in ordered:
             if Path(data_path).is_dir():

@@ -449,3 +449,19 @@ def test_cluster_bootstrap_ci_resamples_whole_groups():
     low, high = cluster_bootstrap_ci(np.array([1.0, 1.0, 1.0, 0.0]), ["a", "a", "a", "b"], n=4000)
     assert (low, high) == (0.0, 1.0)
     assert cluster_bootstrap_ci(np.ones(5), list("abcde")) == (1.0, 1.0)
+
+
+def test_link_kg_that_does_not_hold_the_index_is_a_clear_user_error(model, tiny_bert_path, monkeypatch, tmp_path):
+    import pandas as pd
+
+    import eval as eval_module
+    from data_builders.kg import KnowledgeGraph
+    from kogner_training.link_runner import run_link_evaluation
+    from modeling_kogner.errors_kogner import KoGNERUserError
+
+    model.kg_index = make_index(tiny_bert_path)
+    monkeypatch.setattr(eval_module, "_load_model", lambda path, device: model)
+    other = KnowledgeGraph(pd.DataFrame({"id": ["X::1"], "type": ["Gene"], "name": ["x"], "aliases": [[]], "description": [""]}),
+                           pd.DataFrame({"head": [], "relation": [], "tail": []}), source="some other KG")  # fmt: skip
+    with pytest.raises(KoGNERUserError, match=r"--link-kg .*: the KG given \(some other KG\) holds 0 of the index's 6"):
+        run_link_evaluation({"m": str(tmp_path)}, {"bmg": str(tmp_path)}, {}, str(tmp_path / "out"), kg=other, kg_path=str(tmp_path))
