@@ -135,6 +135,11 @@ def bench_main_job(name: str, kg: str, kg_format: str | None, out: Path, extra: 
             "stage_seconds": {stage: res["stages"][stage]["seconds"] for stage in ("text", "graph", "transr")}}  # fmt: skip
 
 
+def _kg_source(name: str, hetionet: str) -> tuple:
+    """``(kg, kg_format)`` for ``kg_teacher`` of a KG name: ``embedded``, or ``hetionet`` read from ``hetionet``."""
+    return ("embedded", None) if name == "embedded" else (hetionet, "hetionet")
+
+
 def _transr_stage_per(kg: str, kg_format: str | None, out: Path, name: str, flag: str, values: list, extra: list):
     """The Z'' stage alone, once per value of one ``kg_teacher`` option, each in a fresh ``OUT/<name>-<value>``
     folder; yields ``(value, bench record, the stage's own record)``."""
@@ -204,6 +209,11 @@ def _n(value) -> str:
 def _ci(entry: dict, key: str = "mrr") -> str:
     lo, hi = entry[f"{key}_ci95"]
     return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _kg_title(kg: str) -> str:
+    """How a results file's ``kg`` (``embedded`` or the Hetionet folder) is named in the tables."""
+    return "embedded" if kg == "embedded" else "Hetionet"
 
 
 def _diff(entry: dict) -> str:
@@ -306,8 +316,7 @@ def render(results: dict) -> str:
                      f"{pb.get('transr', float('nan')):.3f} | {tv['weighted_H']:.3f} | {tv['target']:.3f} |")
     selections = results.get("loss_selections") or ([results["loss_selection"]] if results.get("loss_selection") else [])
     for sel in selections:
-        kg_name = "embedded" if sel["kg"] == "embedded" else "Hetionet"
-        lines += ["", f"### sLCWA loss chosen on validation ({kg_name} KG): **{sel['chosen_on_validation']}**", "",
+        lines += ["", f"### sLCWA loss chosen on validation ({_kg_title(sel['kg'])} KG): **{sel['chosen_on_validation']}**", "",
                   "| loss | γ | epochs at most (TransE + TransR) | TransR best valid MRR (epoch) | TransE warm start valid MRR | CPU s |",
                   "|---|---|---|---|---|---|"]
         for loss, e in sel["by_loss"].items():
@@ -321,8 +330,7 @@ def render(results: dict) -> str:
                           f"{_ci(test['relation_degree'])}; TransR − popularity "
                           f"{_diff(test['transr_minus_relation_degree_mrr'])}, TransR − degree {_diff(test['transr_minus_degree_mrr'])}."]
     for comp in results.get("model_comparisons") or ([results["model_comparison"]] if results.get("model_comparison") else []):
-        kg_name = "embedded" if comp["kg"] == "embedded" else "Hetionet"
-        lines += ["", f"### Other Z'' models through PyKEEN's classes ({kg_name} KG; same loop, Bernoulli negatives, "
+        lines += ["", f"### Other Z'' models through PyKEEN's classes ({_kg_title(comp['kg'])} KG; same loop, Bernoulli negatives, "
                       "early stopping and test triples; TransR stays the default)", "",
                   "| model | best valid MRR (epoch) | test MRR | test Hits@10 | − relation degree (test MRR) | CPU s |",
                   "|---|---|---|---|---|---|"]
@@ -399,24 +407,23 @@ def main(argv=None) -> dict:
         Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
         return results
 
-    on_hetionet = "hetionet" in args.kgs or "hetionet" in (args.kge_models_kg if args.kge_models else "",
-                                                           args.losses_kg if args.losses else "")
-    inputs = {"hetionet": args.hetionet} if on_hetionet else {}
+    kgs_used = {*args.kgs, *([args.kge_models_kg] if args.kge_models else []), *([args.losses_kg] if args.losses else [])}
+    inputs = {"hetionet": args.hetionet} if "hetionet" in kgs_used else {}
     record = provenance(inputs=inputs)  # at the start: the code that runs, even if the checkout changes meanwhile
     runs, selection, comparison = [], None, None
     if args.losses:
-        kg, fmt = ("embedded", None) if args.losses_kg == "embedded" else (args.hetionet, "hetionet")
+        kg, fmt = _kg_source(args.losses_kg, args.hetionet)
         selection = loss_selection(kg, fmt, Path(args.out), args.losses, args.extra)
     if args.kge_models:
-        kg, fmt = ("embedded", None) if args.kge_models_kg == "embedded" else (args.hetionet, "hetionet")
+        kg, fmt = _kg_source(args.kge_models_kg, args.hetionet)
         comparison = model_comparison(kg, fmt, Path(args.out), args.kge_models, args.extra)
     main_job = []
     for name in args.kgs if args.main_job else []:
-        kg, fmt = ("embedded", None) if name == "embedded" else (args.hetionet, "hetionet")
+        kg, fmt = _kg_source(name, args.hetionet)
         main_job.append(bench_main_job(name, kg, fmt, Path(args.out) / f"{name}-main-job", args.extra))
         print(f"{name}, one process: {main_job[-1]}", flush=True)
     for name in [] if args.main_job else args.kgs:
-        kg, fmt = ("embedded", None) if name == "embedded" else (args.hetionet, "hetionet")
+        kg, fmt = _kg_source(name, args.hetionet)
         res = bench_kg(name, kg, fmt, Path(args.out) / name, args.extra)
         runs.append(res)
         print(f"{name}: total {res['total_wall_seconds']} s wall, {res['total_cpu_seconds']} s CPU, peak RSS "

@@ -232,6 +232,17 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
     return sentences, mentions, report
 
 
+def measurable(configs: Dict[str, Dict[str, float]], scores: Dict[str, torch.Tensor]) -> List[str]:
+    """``"baseline"`` and every configuration whose signals were all scored (an index without ``kg`` vectors
+    has no ``kg`` scores: those configurations are left out rather than faked)."""
+    return ["baseline", *(c for c, weights in configs.items() if set(weights) <= set(scores))]
+
+
+def gold_rows_of(index: KGIndex, mentions: Sequence[LinkMention]) -> torch.Tensor:
+    """[n] index row of each mention's gold entity."""
+    return torch.tensor([index.row_of[m.kg_id] for m in mentions])
+
+
 def baseline_scores(index: KGIndex, alias: torch.Tensor) -> torch.Tensor:
     """Exact-alias baseline: candidates are the exact name/alias matches, ranked by node degree."""
     return torch.where(alias > 0, 1.0 + index.popularity, torch.zeros_like(alias))
@@ -282,16 +293,14 @@ def context_set_results(index: KGIndex, scores, mask, mentions: Sequence[LinkMen
     """acc@1 of every scorer on :func:`build_context_set`'s mentions, with 95% CIs resampled by group; also on
     the mentions whose gold entity the NER model never saw in training (``seen_ids``), where the KG head
     cannot have memorised the entity's target."""
-    gold_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    gold_rows = gold_rows_of(index, mentions)
     groups = [m.group for m in mentions]
     seen = set(seen_ids)
     unseen = np.array([m.kg_id not in seen for m in mentions], dtype=bool)
     chance = np.array([1 / m.group_size for m in mentions])
     out = {"chance": {"acc@1": round(float(chance.mean()), 4), "unseen_acc@1": round(float(chance[unseen].mean()), 4)
                       if unseen.any() else None}, "unseen_n": int(unseen.sum())}  # fmt: skip
-    for config in ["baseline", *configs]:
-        if config != "baseline" and not set(configs[config]) <= set(scores):
-            continue
+    for config in measurable(configs, scores):
         hits = accuracy_at(rank_mentions(index, scores, mask, config, configs), gold_rows, ks=(1,))[1]
         out[config] = {"acc@1": round(float(hits.mean()), 4),
                        "acc@1_ci95": [round(x, 4) for x in cluster_bootstrap_ci(hits, groups)],
@@ -324,13 +333,11 @@ def choose_threshold(index: KGIndex, scores, mask, gold_rows, config: str, confi
 
 
 def gold_span_results(index, scores, mask, mentions: Sequence[LinkMention], thresholds: Dict[str, float], configs) -> Dict:
-    gold_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    gold_rows = gold_rows_of(index, mentions)
     ambiguous = np.array([m.ambiguous for m in mentions], dtype=bool)
     ambiguous_any = np.array([m.ambiguous_any_type for m in mentions], dtype=bool)
     out = {}
-    for config in ["baseline", *configs]:
-        if config != "baseline" and not set(configs[config]) <= set(scores):
-            continue
+    for config in measurable(configs, scores):
         ranked = rank_mentions(index, scores, mask, config, configs)
         res = _summary(accuracy_at(ranked, gold_rows), ambiguous, ambiguous_any)
         if config in thresholds:
@@ -362,9 +369,7 @@ def end_to_end(index, model, sentences, gold, labels, settings: LinkerSettings, 
     gold_set = {(t, g["start"], g["end"], g["label"], g["kg_id"]) for t, spans in enumerate(gold) for g in spans}
     span_gold = {k[:4] for k in gold_set}
     out = {"span_only": _prf(len({m for m in mentions} & span_gold), len(mentions), len(span_gold))}
-    for config in ["baseline", *configs]:
-        if config != "baseline" and not set(configs[config]) <= set(scores):
-            continue
+    for config in measurable(configs, scores):
         ranked = rank_mentions(index, scores, mask, config, configs) if mentions else torch.zeros(0, len(index))
         t = thresholds.get(config, float("-inf"))
         pred = set()
@@ -399,7 +404,7 @@ def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshol
         splits[name] = (sentences, gold, mentions, report, scores, mask)
     # choose the combined weights (text and kg relative to alias) and every configuration's threshold on dev
     sentences, gold, mentions, report, scores, mask = splits["validation"]
-    dev_rows = torch.tensor([index.row_of[m.kg_id] for m in mentions])
+    dev_rows = gold_rows_of(index, mentions)
     grid = grid if grid is not None else [0.25, 0.5, 1.0, 2.0]
     tuned, configs = {}, {name: dict(w) for name, w in CONFIGS.items()}
     if {"text", "kg"} <= set(scores):

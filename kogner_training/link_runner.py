@@ -119,9 +119,9 @@ def results_to_markdown(results: Mapping[str, Any]) -> str:
 def _kg_folder(kg_path: str) -> str:
     """The files behind a ``--link-kg`` argument (``embedded``: the package's embedded KG folder)."""
     if kg_path == "embedded":
-        import data_builders
+        from data_builders.kg_sources.embedded import EMBEDDED_DIR
 
-        return str(Path(data_builders.__file__).parent / "embedded")
+        return str(EMBEDDED_DIR)
     return kg_path
 
 
