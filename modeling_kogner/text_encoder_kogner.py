@@ -11,8 +11,8 @@ Runtime's fused graph removes. ``kogner build-kg-index`` therefore exports the e
 
 and :class:`MentionTextEncoder` runs it when ``onnxruntime`` is installed (``LinkerSettings.text_backend``:
 ``"auto"`` — the default —, ``"onnx"`` or ``"torch"``). The export is fp32 and checked against the PyTorch
-encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same links. Dynamic int8 was
-measured and rejected: cosines drift by 0.05–0.07 (docs/linking.md).
+encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same links. Dynamic int8 is not
+offered: it changes the embeddings, and with them the links.
 
 This file needs torch + transformers only; ``onnx`` / ``onnxruntime`` are imported when used.
 """

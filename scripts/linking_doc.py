@@ -36,7 +36,10 @@ def scale_section(scale: dict) -> str:
         f"Index build {scale['index_build_s']} s wall, {scale['index_build_cpu_s']} s CPU (target ≤ 120 s; includes loading the KG for node degrees), load {scale['index_load_s']} s, "
         f"{scale['index_size_mb']} MB on disk; vectors {scale['vectors']}"
         f"{' (the kg block random, for timing only: see bench/linking.py)' if scale['kg_vectors_random_for_timing'] else ''}. "
-        f"Inference on {scale['threads']} threads, {scale['sentences']} sentences, "
+        + (f"The text encoder exported for ONNX Runtime in {scale['text_onnx_export_s']} s, {scale['text_onnx_mb']} MB; rows "
+           "marked `onnx` run the text signal on it, the others on PyTorch, side by side in this run. "
+           if "text_onnx_export_s" in scale else "")
+        + f"Inference on {scale['threads']} threads, {scale['sentences']} sentences, "
         f"{scale['mentions_per_sentence']} entities per sentence, median of repeats, **{_how_loaded(scale)} {la}** "
         f"(1/5/15-min load average at start and end, shared 2-core machine):\n\n"
         f"{head}\n{rule}\n{rows}\n"
