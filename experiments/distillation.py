@@ -100,7 +100,8 @@ def loss_summary(model_dir: Path) -> Dict[str, Any]:
 
 
 def _subprocess(cmd: List[str], log_path: Path, threads: int) -> int:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)  # the caller's stays
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": python_path}
     with log_path.open("a") as handle:
         handle.write(f"\n$ {' '.join(cmd)}\n")
         handle.flush()

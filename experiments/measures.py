@@ -271,10 +271,11 @@ def label_disjoint_measures(
 
 def measure_model(
     model_dir: str | Path, settings: Mapping[str, Any], root: Path, teacher_dir: Optional[str] = None,
-    coverage_kg: Optional[str] = None,
+    coverage_kg: Optional[str] = None, device: Optional[str] = None,
 ) -> Dict[str, Any]:  # fmt: skip
     """Every measure of the module docstring for the model saved in ``model_dir``; ``coverage_kg``: the teacher
-    folder whose entities split the benchmarks into KG / not KG mentions (default: the run's teacher input)."""
+    folder whose entities split the benchmarks into KG / not KG mentions (default: the run's teacher input);
+    ``device``: where the model runs (default: CUDA when there is one, as training used it, else the CPU)."""
     from data_builders.bmg_ner import load_corpus
     from kogner_training import entity_types_of
     from modeling_kogner import KoGNERModel
@@ -282,7 +283,8 @@ def measure_model(
     evaluation = settings["evaluation"]
     grid = evaluation.get("threshold_grid") or DEFAULT_GRID
     batch_size = int(evaluation.get("batch_size", 16))
-    model = KoGNERModel.from_pretrained(str(model_dir)).eval()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = KoGNERModel.from_pretrained(str(model_dir)).eval().to(device)
     corpus = load_corpus(settings["inputs"]["corpus"]["path"])
     results: Dict[str, Any] = {"datasets": {}}
     bmg_labels = entity_types_of([corpus["train"], corpus["validation"], corpus["test"]])
@@ -333,11 +335,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--coverage-kg", default=None, help="teacher folder whose entities split benchmark mentions into "
                         "KG / not KG (the grid's teacher input; default: the run's own, none for b = 0)")  # fmt: skip
     parser.add_argument("--out", required=True)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when there is one, else the CPU)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     settings = json.loads(Path(args.settings).read_text())
     root = Path(__file__).resolve().parents[1]
-    results = measure_model(args.model, settings, root, args.teacher, args.coverage_kg)
+    results = measure_model(args.model, settings, root, args.teacher, args.coverage_kg, args.device)
     Path(args.out).write_text(json.dumps(results) + "\n")
 
 
