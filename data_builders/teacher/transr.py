@@ -33,7 +33,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from pykeen.utils import clamp_norm
 from ..progress import progress
 
 from .ranking import _known_answers, compare_rankings, degree_scorers, rank_triples, realistic_ranks, summarise_ranks
@@ -151,6 +150,8 @@ class GroupedTransRScorer:
         everyone = self.entities(indices=None)  # [N, d]
         p = self.interaction.p
         maxnorm = self.interaction.max_projection_norm
+        from pykeen.utils import clamp_norm  # here, not at import: reading a teacher needs no PyKEEN
+
         out = torch.empty(len(fixed), everyone.shape[0], device=everyone.device)
         for j in torch.unique(rel):
             rows = torch.nonzero(rel == j).view(-1)
@@ -271,6 +272,7 @@ def train_transr(
     bootstrap CIs). Rows of entities that occur in no training triple are zero (counted in ``metrics``).
     """
     from pykeen.models import TransE, TransR
+    from pykeen.utils import clamp_norm
     from pykeen.triples import CoreTriplesFactory
 
     cfg = config or TransRConfig()
