@@ -248,6 +248,11 @@ def render(results_dir: Path) -> str:
         lines += [""] + render_distillation(
             json.loads(current.read_text()), stem="distillation-core_current_teacher",
             title="The same comparison on the current teacher (issue 11's Z' and Z''; the table above used an earlier build)")  # fmt: skip
+    table3 = results_dir / "distillation-core_table3.json"
+    if table3.is_file():
+        lines += [""] + render_distillation(
+            json.loads(table3.read_text()), stem="distillation-core_table3",
+            title="The same comparison with Table 3's schedule (10,000 steps), on a lent GPU (backbone weights rounded to float16 to travel there)")  # fmt: skip
     entity = results_dir / "distillation-entity_objectives.json"
     if entity.is_file():
         lines += [""] + render_entity_objectives(json.loads(entity.read_text()))
