@@ -426,14 +426,14 @@ def text_backend(index: KGIndex, settings: LinkerSettings) -> str:
 
 
 def _text_encoder(model, index: KGIndex, settings: LinkerSettings) -> MentionTextEncoder:
+    """The model's text encoder for the backend ``settings`` resolve to, loaded once per model and backend."""
     backend = text_backend(index, settings)
-    encoder = getattr(model, "_kg_text_encoder", None)
-    if encoder is None or encoder.backend != backend:
+    encoders = model.__dict__.setdefault("_kg_text_encoders", {})
+    if backend not in encoders:
         onnx_folder = os.path.join(index.folder, TEXT_ONNX_DIR) if backend == "onnx" else None
-        encoder = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER), index.config.get("text_max_length", 64),
-                                     onnx_folder=onnx_folder)  # fmt: skip
-        model._kg_text_encoder = encoder  # loaded once per model (and backend)
-    return encoder
+        encoders[backend] = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER),
+                                               index.config.get("text_max_length", 64), onnx_folder=onnx_folder)  # fmt: skip
+    return encoders[backend]
 
 
 def _mention_texts(batch_words, mentions) -> List[str]:

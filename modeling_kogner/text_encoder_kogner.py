@@ -107,6 +107,9 @@ class MentionTextEncoder:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads = int(num_threads or torch.get_num_threads())
             options.inter_op_num_threads = 1
+            # no spin-waiting after a call: its threads would take the cores from the PyTorch NER forward that
+            # runs next in the same process (measured side by side in bench/linking.py)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.tokenizer = AutoTokenizer.from_pretrained(onnx_folder)
             self.session = ort.InferenceSession(os.path.join(onnx_folder, TEXT_ONNX_FILE), sess_options=options,
                                                 providers=["CPUExecutionProvider"])  # fmt: skip

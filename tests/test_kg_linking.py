@@ -312,7 +312,7 @@ def test_lazy_context_gives_the_links_of_full_context_with_fewer_sentence_forwar
         spans.append([(s, e, lab) for s in range(len(words)) for e in (s, s + 1) if e < len(words) for lab in LABELS])
     model.kg_index = index
     encoder = MentionTextEncoder(tiny_bert_path)
-    model._kg_text_encoder = encoder
+    model._kg_text_encoders = {"torch": encoder}
     embedded = []
     real_embed = encoder.embed
     monkeypatch.setattr(encoder, "embed", lambda texts, **kw: embedded.extend(texts) or real_embed(texts, **kw))
@@ -495,7 +495,8 @@ def test_text_encoder_onnx_export_matches_torch_and_travels_with_the_index(model
     links = {}
     for name in ("torch", "auto"):
         links[name] = link_predictions(loaded, [words], spans, LABELS, top_k=3, settings=settings[name])[0]
-        assert loaded._kg_text_encoder.backend == text_backend(loaded.kg_index, settings[name])
+        backend = text_backend(loaded.kg_index, settings[name])
+        assert loaded._kg_text_encoders[backend].backend == backend
     for a, b in zip(links["torch"], links["auto"]):
         assert [c["kg_id"] for c in a["kg_candidates"]] == [c["kg_id"] for c in b["kg_candidates"]]
         assert [c["kg_score"] for c in a["kg_candidates"]] == pytest.approx([c["kg_score"] for c in b["kg_candidates"]], abs=1e-3)
