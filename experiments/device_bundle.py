@@ -2,7 +2,7 @@
 its working tree travels, at most 64 MiB, and nothing can be downloaded there).
 
     python -m experiments.device_bundle pack --config experiments/distillation.yaml --grid core_table3   # here
-    python -m experiments.device_bundle unpack --config experiments/distillation.yaml --grid core_table3 # there
+    python -m experiments.device_bundle unpack                                                           # there
 
 ``pack`` writes ``runs/device/``:
 
@@ -16,6 +16,10 @@ of the packed file, so the folder is the same here and there), config and tokeni
 its ``encoder_name_or_path``, so the backbone's rounding is part of every run's settings, not hidden. It
 puts each benchmark file where the config expects it. Run ``unpack`` here too before aggregating, so the
 local folder exists and is what the device trained from.
+
+Python packages that machine lacks travel as wheels in ``runs/device/whl/`` (``scripts/device_grid.sh``
+installs them; on the H200 image of 2026-12: datasets, dill, multiprocess, evaluate), fetched here with
+``pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d runs/device/whl ...``.
 """
 
 from __future__ import annotations
@@ -80,9 +84,13 @@ def unpack(bundle: Path = BUNDLE, backbone: Path = BACKBONE) -> Path:
     for name, item in json.loads((bundle / "benchmarks.json").read_text()).items():
         target = Path(item["config_path"])
         target = target if target.is_absolute() else ROOT / target
+        source = bundle / item["bundle"]
+        if target.is_file() and target.read_bytes() != source.read_bytes():
+            raise ValueError(f"{target} exists and differs from the packed {name} file {source}: the runs would not be "
+                             "the ones the config fingerprints; move it away or repack")  # fmt: skip
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(bundle / item["bundle"], target)
+            shutil.copy2(source, target)
     return backbone
 
 

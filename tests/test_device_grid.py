@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -56,6 +57,10 @@ def test_pack_rounds_the_backbone_to_half_and_unpack_restores_float32_and_the_be
     for name, value in original.items():
         assert restored[name].dtype == value.dtype
         assert torch.equal(restored[name], value.half().float())  # exactly the rounding, nothing else
+    test_file.write_text("Aspirin\tO\n")  # a different file where the config expects the benchmark: refused
+    with pytest.raises(ValueError, match="differs from the packed ncbi_test"):
+        device_bundle.unpack(bundle, tmp_path / "minilm_fp16")
+    test_file.write_text("Aspirin\tB-Chemical\n")
     # the same bytes every time: the folder's fingerprint does not depend on where it was unpacked
     again = device_bundle.unpack(bundle, tmp_path / "again")
     assert (again / "model.safetensors").read_bytes() == (backbone / "model.safetensors").read_bytes()
