@@ -2,7 +2,7 @@
 
     python scripts/device_pace.py NOW_S DEADLINE_S ALLOWANCE_S RUNS_DIR
 
-Prints WAIT while a started run has printed no progress line yet; ``OK <seconds>`` when the slowest run, at
+Prints WAIT while a started run has printed no progress line yet (nor failed); ``OK <seconds>`` when the slowest run, at
 its pace so far, finishes training ``ALLOWANCE_S`` (its measuring) before the deadline; otherwise the run ids
 of the highest seed (there is more than one seed), the runs to stop so that the others can finish.
 """
@@ -22,8 +22,9 @@ def main(now: float, deadline: float, allowance: float, runs_dir: str) -> str:
             continue
         log = (run / "train.log").read_text(errors="ignore") if (run / "train.log").is_file() else ""
         hits = PROGRESS.findall(log)
-        if not hits:  # not started printing yet (a finished run has its weights)
-            waiting = waiting or not (run / "model" / "model.safetensors").is_file()
+        if not hits:  # not started printing yet (a finished run has its weights; a failed one, a traceback)
+            failed = "Traceback (most recent call last)" in log
+            waiting = waiting or not (failed or (run / "model" / "model.safetensors").is_file())
             continue
         done, total, secs = (int(x) for x in hits[-1])
         seed = json.loads((run / "settings.json").read_text())["seed"]

@@ -97,6 +97,8 @@ def test_pace_check_waits_then_stops_only_the_highest_seed_when_the_deadline_can
     single = tmp_path / "single"
     _run(single, "a0", 0, (10, 1000, 10))
     assert pace.main(60, 100, 50, str(single)).startswith("OK")
-    # a run that finished before printing progress does not hold the check
+    # a run that finished before printing progress does not hold the check, nor one that failed before its first step
     _run(single, "done", 1, finished=True)
+    _run(single, "failed", 1)
+    (single / "failed" / "train.log").write_text("Traceback (most recent call last):\nModuleNotFoundError: No module named 'pykeen'\n")
     assert pace.main(60, 2000, 50, str(single)).startswith("OK")
