@@ -23,6 +23,11 @@ if ls runs/device/whl/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile runs/device/whl/*.whl || { log "wheel install failed"; exit 1; }
 fi
 "$PY" -m experiments.device_bundle unpack || { log "unpack failed"; exit 1; }
+# preflight: what every run imports (training, a teacher, the transforms, the measures), before any device time
+# goes into runs that would fail at their first import
+if ! preflight=$("$PY" -c "import train, data_builders.kg_teacher, experiments.teacher_transforms, experiments.measures" 2>&1); then
+  log "preflight import failed: $(echo "$preflight" | tail -1)"; exit 1
+fi
 log "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
 log "$("$PY" -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__)' 2>&1)"
 log "nproc $(nproc); load $(cut -d' ' -f1-3 /proc/loadavg)"
