@@ -186,8 +186,10 @@ def _comparison_lines(result: Mapping[str, Any], datasets, names: Mapping[str, s
     labels = dict(datasets)
     for c in result.get("comparisons", []):
         if c["subset"] == "all" and c["dataset"] in labels:
+            seeds = ("" if c.get("seed_ci_low") is None else
+                     f" (over seeds [{100 * c['seed_ci_low']:+.1f}, {100 * c['seed_ci_high']:+.1f}])")  # fmt: skip
             by_pair.setdefault((c["a"], c["b"]), []).append(
-                f"{labels[c['dataset']]} {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+                f"{labels[c['dataset']]} {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]{seeds}")
     return [f"- {names.get(a, a)} − {names.get(b, b)}: " + "; ".join(parts) for (a, b), parts in by_pair.items()]
 
 
@@ -202,7 +204,7 @@ def render_controls(result: Mapping[str, Any]) -> List[str]:
     if not arms:
         return lines + ["No run of this grid has finished yet."]
     lines += _f1_table(result, arms, DATASETS, "Dataset", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds:")
-    lines += ["", "Differences (95% CI over test sentences, BMG by entity; seed variation not included):", ""]
+    lines += ["", "Differences (95% CI over test sentences, BMG by entity, seeds held fixed; in parentheses, where the aggregate has it, the t interval over paired seeds):", ""]
     lines += _comparison_lines(result, DATASETS, dict(CONTROL_ARMS)) + _claim_lines(result, dict(CONTROL_ARMS), "full H against Gaussian rows: ")
     return lines
 
@@ -229,7 +231,7 @@ def render_real_text(results: Mapping[str, Mapping[str, Any]]) -> List[str]:
             for part, part_label in (("in_kg", "in KG"), ("not_in_kg", "not in KG")):
                 cells = [_cell(arms.get(a, {}).get(key, {}).get("kg_coverage", {}).get(part, {}).get("f1")) for a, _ in REAL_TEXT_ARMS]
                 lines.append(f"| {size} | {label} | {part_label} | " + " | ".join(cells) + " |")
-    lines += ["", "Differences (95% CI over test sentences; seed variation not included):", ""]
+    lines += ["", "Differences (95% CI over test sentences, seeds held fixed; in parentheses, where the aggregate has it, the t interval over paired seeds):", ""]
     for g, size in done:
         lines += [line.replace("- ", f"- {size} sentences, ", 1) for line in _comparison_lines(results[g], REAL_TEXT_DATASETS, dict(REAL_TEXT_ARMS))]
         lines += _claim_lines(results[g], dict(REAL_TEXT_ARMS), f"{size} sentences, ")

@@ -443,3 +443,17 @@ def test_a_validation_only_grid_says_so_in_its_report():
     assert "Validation-only grid" in to_markdown(result)
     result["protocol"]["evaluation"] = {}
     assert "Validation-only grid" not in to_markdown(result)
+
+
+def test_seed_paired_interval_pairs_seeds_and_has_the_t_interval_of_a_known_case():
+    from experiments.statistics import seed_paired_interval
+
+    a = {0: 0.60, 1: 0.70, 2: 0.80, 3: 0.99}  # seed 3 only in A: not paired, not counted
+    b = {0: 0.50, 1: 0.50, 2: 0.50, 4: 0.10}
+    out = seed_paired_interval(a, b)
+    assert out["n_paired_seeds"] == 3 and out["seed_diffs"] == pytest.approx({0: 0.1, 1: 0.2, 2: 0.3})
+    half = 4.302652729911275 * 0.1 / 3**0.5  # t(0.975, 2) · sd / √n, sd of (0.1, 0.2, 0.3) = 0.1
+    assert out["seed_mean"] == pytest.approx(0.2)
+    assert (out["seed_ci_low"], out["seed_ci_high"]) == pytest.approx((0.2 - half, 0.2 + half))
+    one = seed_paired_interval({0: 0.6}, {0: 0.5})
+    assert one["seed_mean"] == pytest.approx(0.1) and one["seed_ci_low"] is None and one["seed_ci_high"] is None
