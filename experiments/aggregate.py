@@ -24,11 +24,12 @@ CONTROLS = ("permuted", "centroid")
 RESULT_NAME = "result.json"
 
 
-def collect(config: ExperimentConfig, grid: str) -> Dict[str, Dict[int, Dict[str, Any]]]:
+def collect(config: ExperimentConfig, grid: str, cache: Optional[Dict[str, str]] = None) -> Dict[str, Dict[int, Dict[str, Any]]]:
     """``{arm: {seed: result}}`` of the grid's finished runs: in the output folder, else the committed copy of
-    the same run id (another grid's run, e.g. the core grid's full H in the controls grid, or a fresh clone)."""
+    the same run id (another grid's run, e.g. the core grid's full H in the controls grid, or a fresh clone).
+    ``cache``: input fingerprints by path, used instead of fingerprinting those paths (see :func:`recorded_inputs`)."""
     out: Dict[str, Dict[int, Dict[str, Any]]] = {}
-    for spec in config.runs(grid):
+    for spec in config.runs(grid, cache):
         path = config.output_dir / spec.run_id / RESULT_NAME
         if not path.is_file():
             path = config.committed_result(spec)
@@ -159,11 +160,35 @@ def claims(spec: Dict[str, Any], comparisons: List[Dict[str, Any]]) -> Dict[str,
     return {arm: kg_effect(comparisons, arm, controls) for arm, controls in wanted.items()}
 
 
-def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
+def aggregate_path(config: ExperimentConfig, grid: str) -> Path:
+    """``<results_dir>/<name>[-<grid>].json``: where the grid's aggregate goes."""
+    stem = config.name if grid == config.raw.get("default_grid", grid) else f"{config.name}-{grid}"
+    return config.results_dir / f"{stem}.json"
+
+
+def recorded_inputs(config: ExperimentConfig, grid: str, previous: Dict[str, Any]) -> Dict[str, str]:
+    """Input fingerprints an earlier aggregate of ``grid`` recorded, keyed by where the config now expects each
+    input: re-aggregating the committed runs (new statistics) needs none of the inputs themselves, and a rebuilt
+    input with another fingerprint cannot slip in."""
+    from experiments.config import _merge
+
+    recorded = previous.get("inputs") or {}
+    paths = config.input_paths(_merge(config.raw["evaluation"], config.grids[grid].get("evaluation", {})), grid)
+    missing = [name for name in paths if name not in recorded and name != "teacher"]
+    if missing:
+        raise ValueError(f"the earlier aggregate of {grid!r} records no fingerprint for {missing}; re-aggregate with the inputs")
+    # a grid whose runs are all b = 0 records no teacher: any fingerprint will do, no run reads it
+    return {str(path): recorded.get(name, {}).get("sha256") or "absent" for name, path in paths.items()}
+
+
+def aggregate(config: ExperimentConfig, grid: str, previous: Optional[Dict[str, Any]] = None) -> List[Path]:
+    """Aggregate the grid's finished runs; ``previous``: an earlier aggregate of it whose recorded input fingerprints
+    (and teacher metadata / name baseline, where the inputs are not here) stand in for the inputs."""
     from experiments.report import forest_plot, to_markdown
     from kogner_training.provenance import provenance
 
-    runs = collect(config, grid)
+    cache = recorded_inputs(config, grid, previous) if previous is not None else None
+    runs = collect(config, grid, cache)
     spec = config.grids[grid]
     stats_cfg = config.raw.get("statistics", {})
     resamples, seed = int(stats_cfg.get("resamples", 2000)), int(stats_cfg.get("seed", 0))
@@ -190,19 +215,24 @@ def aggregate(config: ExperimentConfig, grid: str) -> List[Path]:
         "arms": {arm: _summaries(runs[arm]) for arm in spec["arms"] if arm in runs},
         "comparisons": comparisons,
         "claims": claimed,
+        "claim_controls": {arm: list(controls) for arm, controls in (spec.get("claims") or {"full_H": list(CONTROLS)}).items()},
         "kg_effect": claimed.get("full_H") or next(iter(claimed.values())),
         "run_commits": commits,
         # every input any run read (b = 0 runs have no teacher; the others name the one they were trained with)
         "inputs": {k: v for arm in reversed(list(runs.values())) for r in arm.values() for k, v in r["run"]["inputs"].items()} or None,
-        "teacher_meta": _teacher_meta(grid_inputs["teacher"]),
         "notes": list(config.raw.get("notes") or []),
-        "name_baseline": _name_baseline(config, grid_inputs),
-        "provenance": provenance(inputs=grid_inputs),
     }
-    out = config.results_dir
-    out.mkdir(parents=True, exist_ok=True)
-    base = out / (config.name if grid == config.raw.get("default_grid", grid) else f"{config.name}-{grid}")
-    json_path, md_path, png_path = base.with_suffix(".json"), base.with_suffix(".md"), base.with_name(base.name + "-forest.png")
+    if previous is None:
+        result.update(teacher_meta=_teacher_meta(grid_inputs["teacher"]), name_baseline=_name_baseline(config, grid_inputs),
+                      provenance=provenance(inputs=grid_inputs))  # fmt: skip
+    else:  # the inputs need not be here: what depends on their content comes from the earlier aggregate
+        record = provenance()
+        record["inputs"] = {k: v for k, v in (previous.get("provenance", {}).get("inputs") or {}).items()}
+        record["inputs_recorded_by"] = (previous.get("provenance") or {}).get("created_utc")
+        result.update(teacher_meta=previous.get("teacher_meta"), name_baseline=previous.get("name_baseline"), provenance=record)
+    json_path = aggregate_path(config, grid)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path, png_path = json_path.with_suffix(".md"), json_path.with_name(json_path.stem + "-forest.png")
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     plotted = forest_plot(comparisons, png_path)
     md_path.write_text(to_markdown(result, png_path.name if plotted else None))

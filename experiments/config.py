@@ -133,9 +133,9 @@ class ExperimentConfig:
     def fingerprints(self, evaluation: Mapping[str, Any], cache: Dict[str, str], grid: Optional[str] = None) -> Dict[str, Dict[str, Optional[str]]]:
         out = {}
         for name, path in self.input_paths(evaluation, grid).items():
-            if path is None or not path.exists():
-                raise FileNotFoundError(f"experiment input {name!r} not found at {path}; build it first (see experiments/README)")
             key = str(path)
+            if path is None or (key not in cache and not path.exists()):  # a cached fingerprint needs no folder
+                raise FileNotFoundError(f"experiment input {name!r} not found at {path}; build it first (see experiments/README)")
             if key not in cache:
                 cache[key] = fingerprint_path(path)
             out[name] = {"path": key, "sha256": cache[key]}

@@ -223,10 +223,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the aggregate from finished runs")
     parser.add_argument("--no-aggregate", action="store_true")
+    parser.add_argument("--recorded-inputs", action="store_true",
+                        help="with --aggregate-only: take the input fingerprints from the grid's earlier aggregate instead of "
+                             "the input folders (re-aggregate committed runs where the inputs are not built)")  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the grid's runs and whether they finished")
     parser.add_argument("--output-dir", default=None, help="override the config's output_dir (per-run folders)")
     parser.add_argument("--results-dir", default=None, help="override the config's results_dir (aggregate, run copies)")
     args = parser.parse_args(argv)
+    if args.recorded_inputs and not args.aggregate_only:
+        parser.error("--recorded-inputs goes with --aggregate-only (training needs the inputs themselves)")
     config = load_config(args.config)
     if args.output_dir:
         config.output_dir = Path(args.output_dir).resolve()
@@ -238,9 +243,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     failures = 0 if args.aggregate_only else run_grid(config, grid, args.workers, args.threads, args.max_runs)
     if not args.no_aggregate:
-        from experiments.aggregate import aggregate
+        from experiments.aggregate import aggregate, aggregate_path
 
-        paths = aggregate(config, grid)
+        previous = None
+        if args.recorded_inputs:
+            if not aggregate_path(config, grid).is_file():
+                parser.error(f"--recorded-inputs: no earlier aggregate of {grid!r} at {aggregate_path(config, grid)}")
+            previous = json.loads(aggregate_path(config, grid).read_text())
+        paths = aggregate(config, grid, previous)
         log(f"aggregate written: {', '.join(str(p) for p in paths)}")
     return 1 if failures else 0
 

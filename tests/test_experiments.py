@@ -184,6 +184,20 @@ def test_two_step_run_of_the_command_then_resume(experiment, capsys):
     assert main([str(path)]) == 0
     assert "finished earlier" in capsys.readouterr().out
     assert (Path(config["output_dir"]) / spec.run_id / "result.json").is_file()
+    # re-aggregating where the inputs are not built: the fingerprints the aggregate recorded stand in for them
+    before = json.loads((Path(config["results_dir"]) / "smoke.json").read_text())
+    Path(config["corpus"]).rename(Path(config["corpus"]).with_name("corpus-elsewhere"))
+    Path(config["teacher"]).rename(Path(config["teacher"]).with_name("teacher-elsewhere"))
+    with pytest.raises(FileNotFoundError, match="corpus"):
+        main([str(path), "--aggregate-only"])
+    assert main([str(path), "--aggregate-only", "--recorded-inputs"]) == 0
+    after = json.loads((Path(config["results_dir"]) / "smoke.json").read_text())
+    assert after["finished_seeds"] == before["finished_seeds"] and after["arms"] == before["arms"]
+    assert after["teacher_meta"] == before["teacher_meta"] and after["provenance"]["inputs"] == before["provenance"]["inputs"]
+    with pytest.raises(SystemExit):  # training needs the inputs themselves
+        main([str(path), "--recorded-inputs"])
+    Path(config["corpus"]).with_name("corpus-elsewhere").rename(config["corpus"])  # the fixture is shared
+    Path(config["teacher"]).with_name("teacher-elsewhere").rename(config["teacher"])
 
 
 def test_a_run_that_raises_is_reported_and_the_grid_goes_on(experiment, monkeypatch, tmp_path, capsys):
