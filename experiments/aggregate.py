@@ -228,7 +228,8 @@ def aggregate(config: ExperimentConfig, grid: str, previous: Optional[Dict[str, 
     else:  # the inputs need not be here: what depends on their content comes from the earlier aggregate
         record = provenance()
         record["inputs"] = {k: v for k, v in (previous.get("provenance", {}).get("inputs") or {}).items()}
-        record["inputs_recorded_by"] = (previous.get("provenance") or {}).get("created_utc")
+        earlier = previous.get("provenance") or {}  # when the inputs were fingerprinted (a chain keeps the first)
+        record["inputs_recorded_by"] = earlier.get("inputs_recorded_by") or earlier.get("created_utc")
         result.update(teacher_meta=previous.get("teacher_meta"), name_baseline=previous.get("name_baseline"), provenance=record)
     json_path = aggregate_path(config, grid)
     json_path.parent.mkdir(parents=True, exist_ok=True)
