@@ -126,8 +126,8 @@ def kg_effect(
 ) -> Dict[str, Dict[str, Any]]:
     """Per dataset: a KG effect of ``arm`` is claimed only when it beats EVERY one of ``controls`` with a 95% CI
     that excludes 0 (by default full H against the permuted and the centroid control). The interval over paired
-    seeds, where there is one, is printed next to it but is not part of the rule (grids aggregated before it
-    existed could not be judged by it)."""
+    seeds is printed next to it (the README says, per shown effect, whether it stays above 0) but is not part of
+    the rule."""
     out: Dict[str, Dict[str, Any]] = {}
     datasets = sorted({c["dataset"] for c in comparisons if c["subset"] == "all"})
     for d in datasets:
