@@ -227,8 +227,12 @@ def render_real_text(results: Mapping[str, Mapping[str, Any]]) -> List[str]:
     lines = ["### Real text: NCBI-disease + BC5CDR training sentences, teacher on the full shared Hetionet", ""]
     done = [(g, size) for g, size in REAL_TEXT_SIZES if g in results]
     lines += [f"Generated from `docs/results/distillation-{g}.json` ({size} sentences: **{results[g]['status']}**; finished seeds: "
-              + ", ".join(f"{n} {len(results[g].get('finished_seeds', {}).get(k, []))}" for k, n in REAL_TEXT_ARMS) + ")."
+              + ", ".join(f"{n} {len(results[g].get('finished_seeds', {}).get(k, []))}" for k, n in REAL_TEXT_ARMS)
+              + (f"; teacher build {t[:8]}" if (t := ((results[g].get("inputs") or {}).get("teacher") or {}).get("sha256")) else "") + ")."
               for g, size in done]  # fmt: skip
+    if len({((results[g].get("inputs") or {}).get("teacher") or {}).get("sha256") for g, _ in done} - {None}) > 1:
+        lines += ["", "The sizes were trained against different builds of the same teacher (same KG and settings; the build is "
+                  "not reproducible to the bit, see the notes in the aggregates), so compare arms within a size, not across."]  # fmt: skip
     if any(len(results[g].get("finished_seeds", {}).get(k, [])) < 2 for g, _ in done for k, _ in REAL_TEXT_ARMS):
         lines += ["", "**Some arm has at most one finished seed: those figures are anecdotes, not evidence.**"]
     lines += ["", "Strict span F1 (× 100), test splits, dev thresholds, mean ± sd over seeds; *in KG* / *not in KG*: gold "
