@@ -170,10 +170,8 @@ def recorded_inputs(config: ExperimentConfig, grid: str, previous: Dict[str, Any
     """Input fingerprints an earlier aggregate of ``grid`` recorded, keyed by where the config now expects each
     input: re-aggregating the committed runs (new statistics) needs none of the inputs themselves, and a rebuilt
     input with another fingerprint cannot slip in."""
-    from experiments.config import _merge
-
     recorded = previous.get("inputs") or {}
-    paths = config.input_paths(_merge(config.raw["evaluation"], config.grids[grid].get("evaluation", {})), grid)
+    paths = config.input_paths(config.grid_evaluation(grid), grid)
     missing = [name for name in paths if name not in recorded and name != "teacher"]
     if missing:
         raise ValueError(f"the earlier aggregate of {grid!r} records no fingerprint for {missing}; re-aggregate with the inputs")

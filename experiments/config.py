@@ -117,6 +117,10 @@ class ExperimentConfig:
         return p if p.is_absolute() else (self.root / p)
 
     # ------------------------------------------------------------------ inputs
+    def grid_evaluation(self, grid: str) -> Dict[str, Any]:
+        """The evaluation section as ``grid`` resolves it (the shared one, with the grid's own overrides merged in)."""
+        return _merge(self.raw["evaluation"], self.grids[grid].get("evaluation", {}))
+
     def input_paths(self, evaluation: Mapping[str, Any], grid: Optional[str] = None) -> Dict[str, Optional[Path]]:
         """Corpus, teacher (a grid may name its own, e.g. the real-text grid) and benchmark files."""
         spec = self.grids.get(grid, {}) if grid else {}
@@ -160,7 +164,7 @@ class ExperimentConfig:
         train = _merge(self.raw["train"], grid_spec.get("train", {}))
         train = _merge(train, arm_spec.get("train", {}))
         train["seed"] = int(seed)
-        evaluation = _merge(self.raw["evaluation"], grid_spec.get("evaluation", {}))
+        evaluation = self.grid_evaluation(grid)
         transform = arm_spec.get("teacher")
         if float(train.get("dist_loss_weight", 0.2)) == 0:
             transform = None

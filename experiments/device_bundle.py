@@ -38,10 +38,9 @@ _BACKBONE_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "sp
 
 def _benchmark_files(config_path: str, grid: str):
     """``{"ncbi_test": "../shared/data/ner/NCBI-disease/test.tsv", ...}``: each benchmark file as the config names it."""
-    from experiments.config import _merge, load_config
+    from experiments.config import load_config
 
-    config = load_config(config_path)
-    evaluation = _merge(config.raw["evaluation"], config.grids[grid].get("evaluation", {}))
+    evaluation = load_config(config_path).grid_evaluation(grid)
     return {f"{name}_{split}": bench[split] for name, bench in sorted((evaluation.get("benchmarks") or {}).items())
             for split in ("test", "dev") if bench.get(split)}  # fmt: skip
 

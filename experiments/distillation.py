@@ -245,11 +245,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.no_aggregate:
         from experiments.aggregate import aggregate, aggregate_path
 
-        previous = None
+        previous, earlier = None, aggregate_path(config, grid)
         if args.recorded_inputs:
-            if not aggregate_path(config, grid).is_file():
-                parser.error(f"--recorded-inputs: no earlier aggregate of {grid!r} at {aggregate_path(config, grid)}")
-            previous = json.loads(aggregate_path(config, grid).read_text())
+            if not earlier.is_file():
+                parser.error(f"--recorded-inputs: no earlier aggregate of {grid!r} at {earlier}")
+            previous = json.loads(earlier.read_text())
         paths = aggregate(config, grid, previous)
         log(f"aggregate written: {', '.join(str(p) for p in paths)}")
     return 1 if failures else 0

@@ -16,11 +16,12 @@ ARM_NAMES = {
 }  # fmt: skip
 
 
-
 def _seed_cell(c) -> str:
+    """A comparison's interval over paired seeds, ``[lo, hi] (n)``, or — with fewer than two paired seeds."""
     if c.get("seed_ci_low") is None:
         return "—"
     return f"[{100 * c['seed_ci_low']:+.1f}, {100 * c['seed_ci_high']:+.1f}] ({c['n_paired_seeds']})"
+
 
 def _pct(stat: Optional[Mapping[str, Any]]) -> str:
     if not stat or stat.get("mean") is None:
