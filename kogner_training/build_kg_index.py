@@ -11,6 +11,8 @@ Reads the teacher folder (:class:`data_builders.teacher.embeddings.KGEmbeddings`
 * ``kg`` vectors — ``MLP_dist(H)``, the model's frozen distillation target of every teacher row, present
   when the teacher has the blocks the model was distilled from (``config.kg_block_dims``);
 * ids, types, names, aliases, and node degrees from the KG the teacher was built on (``--kg`` overrides it);
+* ``graph.safetensors`` — that KG's edges between indexed entities, for the collective ``graph`` signal
+  (``--no-graph`` leaves it out);
 * ``text_encoder_onnx/`` — that text encoder exported for ONNX Runtime (fp32, checked against PyTorch), which
   makes the text signal several times cheaper on CPU; written when ``onnx`` and ``onnxruntime`` are installed
   (``pip install 'kogner[onnx]'``) unless ``--no-text-onnx``.
@@ -32,22 +34,32 @@ logger = logging.getLogger("kogner.build_kg_index")
 __all__ = ["build_kg_index", "main"]
 
 
-def _degrees(ids: Sequence[str], kg_spec: Optional[str], kg_format: Optional[str]) -> Optional[List[int]]:
+def _kg_structure(ids: Sequence[str], kg_spec: Optional[str], kg_format: Optional[str], graph: bool = True):
+    """``(degrees, KGGraph or None)`` of the index rows ``ids`` in the KG ``kg_spec``; ``(None, None)`` without it."""
     from data_builders.kg_sources import load_kg
 
     if not kg_spec:
-        return None
+        return None, None
     try:
         kg = load_kg(kg_spec, kg_format=kg_format)
     except (FileNotFoundError, OSError, ValueError) as err:
-        logger.warning("node degrees left at 0: the KG %r could not be loaded (%s); pass --kg", kg_spec, err)
-        return None
-    counts = kg.triples["head"].astype(str).value_counts().add(kg.triples["tail"].astype(str).value_counts(), fill_value=0)
-    return [int(counts.get(i, 0)) for i in ids]
+        logger.warning("node degrees left at 0 and no graph: the KG %r could not be loaded (%s); pass --kg", kg_spec, err)
+        return None, None
+    heads, tails = kg.triples["head"].astype(str), kg.triples["tail"].astype(str)
+    counts = heads.value_counts().add(tails.value_counts(), fill_value=0)
+    degrees = [int(counts.get(i, 0)) for i in ids]
+    if not graph:
+        return degrees, None
+    from modeling_kogner.linking_kogner import KGGraph
+
+    row = {kg_id: r for r, kg_id in enumerate(ids)}
+    h, t = heads.map(row), tails.map(row)
+    both = h.notna() & t.notna()  # relations between two indexed entities
+    return degrees, KGGraph.from_edges(h[both].astype("int64").tolist(), t[both].astype("int64").tolist(), len(ids))
 
 
 def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Optional[str] = None,
-                   settings: Optional[Dict] = None):
+                   settings: Optional[Dict] = None, graph: bool = True):
     """A :class:`KGIndex` for ``model`` (a loaded ``KoGNERModel``) over the teacher's entities."""
     from data_builders.teacher.embeddings import META_NAME, KGEmbeddings
     from modeling_kogner.linking_kogner import DEFAULT_TEXT_ENCODER, KGIndex
@@ -83,7 +95,7 @@ def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Opti
                        block_dims or "(target not fitted)", list(emb.blocks))  # fmt: skip
     arguments = meta.get("arguments", {})
     kg_spec = kg or arguments.get("kg")
-    degree = _degrees(emb.ids, kg_spec, kg_format if kg else arguments.get("kg_format"))
+    degree, kg_graph = _kg_structure(emb.ids, kg_spec, kg_format if kg else arguments.get("kg_format"), graph)
     text_meta = meta.get("metrics", {}).get("text", {})
     config = {
         "source": meta.get("source"),
@@ -93,12 +105,13 @@ def build_kg_index(teacher_dir, model, kg: Optional[str] = None, kg_format: Opti
         "text_input": text_meta.get("input", "name: description"),
         "kg_block_dims": block_dims,
         "degree_from": kg_spec if degree is not None else None,
+        "graph_from": kg_spec if kg_graph is not None else None,
     }
     if settings:
         config["settings"] = settings
     ent = emb.entities
     return KGIndex(emb.ids, ent["type"].astype(str).tolist(), ent["name"].astype(str).tolist(),
-                   [list(a) if a is not None else [] for a in ent["aliases"]], vectors, degree, config)  # fmt: skip
+                   [list(a) if a is not None else [] for a in ent["aliases"]], vectors, degree, config, kg_graph)  # fmt: skip
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -109,6 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--kg", default=None, help="KG for node degrees (default: the one the teacher was built on)")
     parser.add_argument("--kg-format", default=None)
     parser.add_argument("--settings", default=None, help="JSON of LinkerSettings fields, e.g. '{\"threshold\": 0.6}'")
+    parser.add_argument("--no-graph", action="store_true", help="leave the KG's edges (the graph signal) out of the index")
     parser.add_argument("--no-text-onnx", action="store_true",
                         help="do not export the text encoder for ONNX Runtime (the text signal then runs on PyTorch)")
     args = parser.parse_args(argv)
@@ -128,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t0 = time.time()
     model = KoGNERModel.from_pretrained(args.model)
     index = build_kg_index(args.kg_embeddings, model, args.kg, args.kg_format,
-                           json.loads(args.settings) if args.settings else None)  # fmt: skip
+                           json.loads(args.settings) if args.settings else None, graph=not args.no_graph)  # fmt: skip
     out = Path(args.out) if args.out else Path(args.model) / KG_INDEX_DIR
     index.save(out)
     logger.info("wrote %s: %r in %.1f s", out, index, time.time() - t0)

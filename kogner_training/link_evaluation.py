@@ -36,13 +36,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from modeling_kogner.linking_kogner import SIGNALS, KGIndex, LinkerSettings, mention_signal_scores
+from modeling_kogner.linking_kogner import SIGNALS, KGGraph, KGIndex, LinkerSettings, graph_scores, mention_signal_scores
 from modeling_kogner.names_kogner import compatible_labels, name_key
 from modeling_kogner.tokenization_kogner import words_of
 
 logger = logging.getLogger("kogner.link_eval")
 
-__all__ = ["LinkMention", "build_context_set", "build_linking_set", "evaluate_linking", "rank_mentions", "CONFIGS"]
+__all__ = ["LinkMention", "build_context_set", "build_linking_set", "collective_results", "evaluate_linking", "rank_mentions",
+           "rewire_within_types", "CONFIGS"]
 
 GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "κ": "kappa", "λ": "lambda",
          "μ": "mu", "σ": "sigma", "τ": "tau", "ω": "omega", "θ": "theta"}  # fmt: skip
@@ -72,7 +73,8 @@ class LinkMention:
     ambiguous: bool = False
     ambiguous_any_type: bool = False
     group: str = ""  # build_context_set only: the shared surface form's name key,
-    group_size: int = 0  # and how many entities of types compatible with ``label`` share it
+    group_size: int = 0  # and how many entities of types compatible with ``label`` share it,
+    partner: Optional["LinkMention"] = None  # and the KG partner named in the sentence (its gold span and id)
 
 
 def variants(name: str) -> Dict[str, str]:
@@ -159,7 +161,8 @@ def check_kg_matches_index(index: KGIndex, kg_ids, source: str = "") -> List[boo
     return in_kg
 
 
-def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) -> Tuple[List[List[str]], List[LinkMention], Dict]:
+def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200,
+                      skip_groups: Sequence[str] = ()) -> Tuple[List[List[str]], List[LinkMention], Dict]:
     """Ambiguous surface forms in context, every entity of a group equally often: ``(sentences, mentions, report)``.
 
     In the re-rendered BMG split the gold entity of a shared surface form is usually the best-connected
@@ -169,7 +172,9 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
     group one sentence is written from one of its own KG relations (the BMG template generator, the
     partner named in the sentence), with the entity rendered as the shared surface form. Only the
     sentence — the partner and the relation — and the KG can tell the group's entities apart; a scorer
-    that ignores them is right 1/k of the time in a group of k (``chance``).
+    that ignores them is right 1/k of the time in a group of k (``chance``). Each mention carries its
+    partner (``LinkMention.partner``), which the collective evaluation links too and whose relation to the
+    gold entity it holds out of the graph. ``skip_groups``: name keys not to draw (another split's groups).
     """
     from data_builders.bmg_ner.sampling import EntityRef, RelationPair
     from data_builders.bmg_ner.sanity import find_entity
@@ -192,7 +197,9 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
         if len(items) >= 2:
             surface = next(t for r in rows for t in (index.names[r], *index.aliases[r]) if name_key(t) == key)
             groups.append((key, surface, items))
-    report = {"groups_available": len(groups), "max_groups": max_groups, "seed": seed}
+    skip = set(skip_groups)
+    groups = [g for g in groups if g[0] not in skip]
+    report = {"groups_available": len(groups), "groups_skipped": len(skip), "max_groups": max_groups, "seed": seed}
     groups = rng.sample(groups, min(max_groups, len(groups)))
     report["groups_drawn"] = len(groups)
     wanted = {index.ids[r] for _, _, items in groups for r, _ in items}
@@ -220,12 +227,16 @@ def build_context_set(index: KGIndex, kg, seed: int = 0, max_groups: int = 200) 
             head, tail = (me, other) if is_head else (other, me)
             text, _ = generator.sentence(RelationPair(f"context:{key}:{kg_id}", relation, head, tail, "test"))
             words = words_of(text)
-            span = find_entity(words, me, taken=find_entity(words, other))
+            other_span = find_entity(words, other)
+            span = find_entity(words, me, taken=other_span)
             if span is None:
                 skipped["not_found_in_sentence"] += 1
                 continue
+            partner_mention = None if other_span is None else LinkMention(  # (the collective evaluation skips it then)
+                len(sentences), other_span[0], other_span[1], entity_label(other.type), partner_id, other.name, "partner")
             mentions.append(LinkMention(len(sentences), span[0], span[1], labels[row], kg_id, surface, "context",
-                                        ambiguous=True, ambiguous_any_type=True, group=key, group_size=k))  # fmt: skip
+                                        ambiguous=True, ambiguous_any_type=True, group=key, group_size=k,
+                                        partner=partner_mention))  # fmt: skip
             sentences.append(words)
     report.update(groups=len({m.group for m in mentions}), mentions=len(mentions), skipped=skipped)
     report["chance_acc@1"] = round(float(np.mean([1 / m.group_size for m in mentions])), 4) if mentions else None
@@ -305,6 +316,108 @@ def context_set_results(index: KGIndex, scores, mask, mentions: Sequence[LinkMen
         out[config] = {"acc@1": round(float(hits.mean()), 4),
                        "acc@1_ci95": [round(x, 4) for x in cluster_bootstrap_ci(hits, groups)],
                        "unseen_acc@1": round(float(hits[unseen].mean()), 4) if unseen.any() else None}  # fmt: skip
+    return out
+
+
+# the scorers the collective graph signal is added to (when their signals are in the index), and its weights tried
+COLLECTIVE_BASES = ("alias", "alias+text", "alias+text+kg")
+GRAPH_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+
+
+def rewire_within_types(graph: KGGraph, label_of_row: torch.Tensor, seed: int = 0) -> Tuple[KGGraph, Dict]:
+    """The degree-preserving control of the ``graph`` signal: within each block of edges between two entity
+    labels (gene–disease, gene–gene, …) one endpoint of every edge is shuffled among the block's edges. Every
+    entity keeps its number of neighbours of each label; who is connected to whom is random. Shuffles that
+    make a self-loop or repeat an edge are dropped (counted in the report)."""
+    edges = graph.edges()
+    if edges.size(1) == 0:
+        return graph, {"edges": 0, "edges_after": 0, "seed": seed}
+    lu, lv = label_of_row[edges[0]], label_of_row[edges[1]]
+    swap = lu > lv  # orient every edge from the smaller label to the larger
+    a, b = torch.where(swap, edges[1], edges[0]), torch.where(swap, edges[0], edges[1])
+    n_labels = int(label_of_row.max()) + 1
+    block = torch.minimum(lu, lv) * n_labels + torch.maximum(lu, lv)
+    num = edges.size(1)
+    noise = torch.randperm(num, generator=torch.Generator().manual_seed(seed))
+    slots = torch.argsort(block, stable=True)  # the block's edges, in order
+    drawn = torch.argsort(block * num + noise)  # the same blocks, edges in random order
+    new_b = torch.empty_like(b)
+    new_b[slots] = b[drawn]
+    out = KGGraph.from_edges(a, new_b, graph.num_nodes)
+    return out, {"edges": int(num), "edges_after": out.num_edges, "seed": seed}
+
+
+def collective_results(index: KGIndex, model, kg, settings: LinkerSettings, configs, seed: int = 0, max_groups: int = 200,
+                       test_set=None) -> Dict:
+    """The collective ``graph`` signal on the balanced ambiguous set, with the sentences' relations held out.
+
+    Each :func:`build_context_set` sentence was written from one KG relation between the gold entity and the
+    partner it names, so a graph that holds that edge answers from memory. Here the graph loses every edge
+    between each mention's gold entity and its partner (validation and test sentences both), and each other
+    scorer of :data:`COLLECTIVE_BASES` gets the graph signal added with the weight chosen on a validation set
+    of other groups (``seed + 1``). Next to it, on test: the same weight on a *rewired* graph
+    (:func:`rewire_within_types`: same degrees per label, random partners) — the control that removes only the
+    KG's structure — and on the graph that keeps the test relations (an upper bound that leaks them, never a
+    claim). Differences are paired per mention with 95% CIs resampling whole groups."""
+    if index.graph is None:
+        raise ValueError("the KG index has no graph (graph.safetensors); rebuild it with `kogner build-kg-index` without --no-graph")
+    test_set = test_set or build_context_set(index, kg, seed, max_groups)
+    dev_set = build_context_set(index, kg, seed + 1, max_groups, skip_groups={m.group for m in test_set[1]})
+    signals = [s for s in index.signals if s != "graph"]
+    splits, pairs = {}, []
+    for name, (sentences, mentions, report) in (("validation", dev_set), ("test", test_set)):
+        scored = [m for m in mentions if m.partner is not None]
+        every = scored + [m.partner for m in scored]
+        labels = sorted({m.label for m in every})
+        scores = mention_signal_scores(model, index, sentences, [(m.sentence, m.start, m.end, m.label) for m in every],
+                                       labels, settings, signals=signals)  # fmt: skip
+        mask = index.candidate_mask([m.label for m in every])
+        splits[name] = (scored, every, scores, mask, report)
+        pairs += [(index.row_of[m.kg_id], index.row_of[m.partner.kg_id]) for m in scored]
+    held = index.graph.without_pairs(pairs)
+    rewired, rewire_report = rewire_within_types(held, index.label_of_row, seed)
+    graphs = {"held_out": held, "rewired": rewired, "kept": index.graph}
+    out: Dict = {
+        "validation_groups": len({m.group for m in splits["validation"][0]}), "validation_mentions": len(splits["validation"][0]),
+        "test_groups": len({m.group for m in splits["test"][0]}), "test_mentions": len(splits["test"][0]),
+        "graph": {"edges": index.graph.num_edges, "held_out_pairs": len(set(pairs)),
+                  "edges_removed": index.graph.num_edges - held.num_edges, "rewired": rewire_report},
+        "graph_candidates": settings.graph_candidates, "weights_tried": list(GRAPH_WEIGHTS), "scorers": {},
+    }  # fmt: skip
+
+    cache: Dict[Tuple[str, str, str], torch.Tensor] = {}  # the graph signal does not depend on its weight
+
+    def hits_of(split, base, weight, graph_name):
+        scored, every, scores, mask, _ = splits[split]
+        weights = dict(configs[base])
+        if weight:
+            if (split, base, graph_name) not in cache:
+                local = index.combine(scores, configs[base], mask)
+                cache[split, base, graph_name] = graph_scores(graphs[graph_name], local, [m.sentence for m in every],
+                                                              settings.graph_candidates)  # fmt: skip
+            scores = {**scores, "graph": cache[split, base, graph_name]}
+            weights["graph"] = weight
+        ranked = index.combine(scores, weights, mask)[: len(scored)]
+        return accuracy_at(ranked, gold_rows_of(index, scored), ks=(1,))[1]
+
+    groups = [m.group for m in splits["test"][0]]
+    for base in COLLECTIVE_BASES:
+        if base not in configs or not set(configs[base]) <= set(splits["test"][2]):
+            continue
+        cache.clear()  # [n, M] per split and graph: keep one scorer's at a time
+        dev = {w: float(hits_of("validation", base, w, "held_out").mean()) for w in GRAPH_WEIGHTS}
+        weight = max(GRAPH_WEIGHTS, key=lambda w: (dev[w], -w))
+        hits = {"base": hits_of("test", base, 0, "held_out")}
+        hits.update({f"graph_{g}": hits_of("test", base, weight, g) for g in graphs})
+        row = {"graph_weight": weight, "dev_acc@1": {str(w): round(a, 4) for w, a in dev.items()},
+               "dev_base_acc@1": round(float(hits_of("validation", base, 0, "held_out").mean()), 4)}  # fmt: skip
+        for key, h in hits.items():
+            row[key] = {"acc@1": round(float(h.mean()), 4), "acc@1_ci95": [round(x, 4) for x in cluster_bootstrap_ci(h, groups)]}
+        for key, (a, b) in {"held_out_minus_base": ("graph_held_out", "base"),
+                            "held_out_minus_rewired": ("graph_held_out", "graph_rewired")}.items():  # fmt: skip
+            diff = hits[a] - hits[b]
+            row[key] = {"mean": round(float(diff.mean()), 4), "ci95": [round(x, 4) for x in cluster_bootstrap_ci(diff, groups)]}
+        out["scorers"][base] = row
     return out
 
 
@@ -446,5 +559,8 @@ def evaluate_linking(model, index: KGIndex, corpus, seed: int = 0, span_threshol
                                        labels, settings, signals=index.signals)  # fmt: skip
         mask = index.candidate_mask([m.label for m in mentions])
         results["context_set"] = {**report, "gold_span": context_set_results(index, scores, mask, mentions, configs, train_ids)}
+        if index.graph is not None:
+            results["context_set"]["collective"] = collective_results(index, model, kg, settings, configs, seed, context_groups,
+                                                                      test_set=(sentences, mentions, report))  # fmt: skip
     results["weights"] = configs
     return results

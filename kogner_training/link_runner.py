@@ -72,7 +72,32 @@ def context_set_markdown(dataset: str, model: str, ctx: Mapping[str, Any]) -> li
             continue
         ci = row["acc@1_ci95"]
         lines.append(f"| {config} | {_pct(row['acc@1'])} [{_pct(ci[0])}, {_pct(ci[1])}] | {_pct(row['unseen_acc@1'])} |")
+    if "collective" in ctx:
+        lines += [""] + collective_markdown(ctx["collective"])
     return lines + [""]
+
+
+def _ci(entry: Mapping[str, Any], key: str = "acc@1") -> str:
+    low, high = entry[f"{key}_ci95" if key == "acc@1" else "ci95"]
+    return f"{_pct(entry[key])} [{_pct(low)}, {_pct(high)}]"
+
+
+def collective_markdown(col: Mapping[str, Any]) -> list:
+    """The collective ``graph`` signal on the balanced set (:func:`kogner_training.link_evaluation.collective_results`)."""
+    g = col["graph"]
+    lines = [f"**Collective linking (the `graph` signal), the sentences' relations held out** ({col['test_mentions']} test "
+             f"mentions in {col['test_groups']} groups; weight chosen on {col['validation_mentions']} validation mentions in "
+             f"{col['validation_groups']} other groups; {g['edges_removed']} of the graph's {g['edges']} edges removed for "
+             f"{g['held_out_pairs']} held-out entity pairs; rewired control: {g['rewired']['edges_after']} edges, each entity's "
+             "neighbours per label kept in number, partners random)", "",
+             "| scorer | graph weight | without graph | + graph (held out) | + graph (rewired) | + graph (test relations kept: leaks, not a claim) "
+             "| held out − without | held out − rewired |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for base, row in col["scorers"].items():
+        mean = lambda key: f"{100 * row[key]['mean']:+.1f} [{100 * row[key]['ci95'][0]:+.1f}, {100 * row[key]['ci95'][1]:+.1f}]"  # noqa: E731
+        lines.append(f"| {base} | {row['graph_weight']} | {_ci(row['base'])} | {_ci(row['graph_held_out'])} | "
+                     f"{_ci(row['graph_rewired'])} | {_ci(row['graph_kept'])} | {mean('held_out_minus_base')} | "
+                     f"{mean('held_out_minus_rewired')} |")  # fmt: skip
+    return lines
 
 
 def results_to_markdown(results: Mapping[str, Any]) -> str:

@@ -9,6 +9,8 @@ A saved model may carry ``kg_index/`` (built by ``kogner build-kg-index``, see
                                    "kg"   [M, k]  L2-normalised distillation targets MLP_dist(H) of the model
     kg_index/text_encoder_onnx/    optional: that text encoder exported for ONNX Runtime, which the text signal
                                    runs when onnxruntime is installed (:mod:`~modeling_kogner.text_encoder_kogner`)
+    kg_index/graph.safetensors     optional: the KG's edges between index rows (undirected, CSR "indptr" [M + 1],
+                                   "indices" [nnz]), which the collective ``graph`` signal reads
 
 JSON rather than Parquet so this file needs nothing beyond torch + transformers (+ their own dependencies
 safetensors and huggingface_hub) when a model is loaded with ``trust_remote_code``.
@@ -30,7 +32,13 @@ type compatible with the label (:func:`~modeling_kogner.names_kogner.compatible_
   entity's distillation target ``MLP_dist(h_e)``;
 * ``prior`` — the entity's popularity, ``log(1 + degree) / log(1 + max degree)`` in the KG (entity linking's
   "commonness" prior); off by default (weight 0): it rewards whatever the KG links most, which a corpus
-  sampled from the KG's relations (BMG-NER) rewards more than real text may.
+  sampled from the KG's relations (BMG-NER) rewards more than real text may;
+* ``graph`` — collective linking: how closely the candidate is connected in the KG to what the *other*
+  mentions of the same text link to (:func:`graph_scores`). Each other mention's ``graph_candidates`` best
+  candidates under the other signals, weighted by their scores, are its partners; a candidate scores
+  ``min(1, A·q + S·q)`` for the partner weights ``q`` of the best-related other mention, where ``A`` is the
+  adjacency (a direct edge) and ``S = D^-1/2 A² D^-1/2`` the common-neighbour (Salton) similarity, which reads
+  relations around the pair rather than a stored edge between them. Needs ``graph.safetensors``; off by default.
 
 The combined score is the weight-normalised sum ``Σ w_s·score_s / Σ w_s`` over the active signals, plus a
 ``1e-3``-scaled log-degree prior that only breaks exact ties. Every signal is one dense ``[n, M]`` matmul or
@@ -52,7 +60,7 @@ import torch.nn.functional as F
 from .names_kogner import compatible_labels, entity_label, name_key
 from .text_encoder_kogner import BACKENDS, TEXT_ONNX_DIR, MentionTextEncoder, has_text_onnx, onnxruntime_available
 
-__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGIndex", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index",
+__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGGraph", "KGIndex", "graph_scores", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index",
            "text_backend"]
 
 KG_INDEX_DIR = "kg_index"
@@ -60,7 +68,8 @@ INDEX_CONFIG_NAME = "index_config.json"
 ENTITIES_NAME = "entities.json"
 VECTORS_NAME = "vectors.safetensors"
 FORMAT = "kogner-kg-index/1"
-SIGNALS = ("alias", "text", "kg", "prior")
+SIGNALS = ("alias", "text", "kg", "prior", "graph")
+GRAPH_NAME = "graph.safetensors"
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 _PRIOR_SCALE = 1e-3
 _MAX_LABEL_RUNS = 256  # more runs than this (rows not grouped by type): one dense matmul instead
@@ -83,6 +92,7 @@ class LinkerSettings:
         text_backend: where the text signal's encoder runs: ``"onnx"`` (ONNX Runtime, the index's
             ``text_encoder_onnx/`` export), ``"torch"``, or ``"auto"``: ONNX when the index has the export and
             ``onnxruntime`` is installed, else PyTorch (:mod:`~modeling_kogner.text_encoder_kogner`).
+        graph_candidates: how many of another mention's best candidates are its partners in the ``graph`` signal.
     """
 
     # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
@@ -94,6 +104,7 @@ class LinkerSettings:
     context_words: int = 32
     context: str = "auto"
     text_backend: str = "auto"
+    graph_candidates: int = 3
 
     def __post_init__(self):
         if self.context not in ("auto", "always"):
@@ -111,6 +122,100 @@ class LinkerSettings:
         return active
 
 
+class KGGraph:
+    """The KG's edges between the rows of a :class:`KGIndex`: undirected, no self-loops, no repeated pairs (CSR).
+
+    Args:
+        indptr: ``[M + 1]`` row pointers.
+        indices: ``[nnz]`` neighbour rows, each edge stored in both directions.
+    """
+
+    def __init__(self, indptr: torch.Tensor, indices: torch.Tensor):
+        self.indptr, self.indices = indptr.long().contiguous(), indices.long().contiguous()
+        if self.indptr.ndim != 1 or self.indptr.numel() < 1 or int(self.indptr[-1]) != self.indices.numel():
+            raise ValueError(f"graph indptr must be [M + 1] ending at nnz={self.indices.numel()}, got shape "
+                             f"{tuple(self.indptr.shape)} ending at {int(self.indptr[-1]) if self.indptr.numel() else None}")  # fmt: skip
+        self.num_nodes = self.indptr.numel() - 1
+        self.degree = (self.indptr[1:] - self.indptr[:-1]).float()
+        self._edge_rows: Optional[torch.Tensor] = None  # [nnz] the row of each stored edge, made on first use
+
+    @classmethod
+    def from_edges(cls, heads: Sequence[int], tails: Sequence[int], num_nodes: int) -> "KGGraph":
+        """From row pairs in any order or direction; self-loops and repeated pairs are dropped."""
+        h, t = torch.as_tensor(list(heads), dtype=torch.long), torch.as_tensor(list(tails), dtype=torch.long)
+        keep = h != t
+        keys = torch.unique(torch.cat([h[keep] * num_nodes + t[keep], t[keep] * num_nodes + h[keep]]))  # sorted (row, column)
+        rows, columns = keys // num_nodes, keys % num_nodes
+        indptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        indptr[1:] = torch.bincount(rows, minlength=num_nodes).cumsum(0)
+        return cls(indptr, columns)
+
+    def edges(self) -> torch.Tensor:
+        """[2, E] each undirected edge once (row < column)."""
+        rows = torch.repeat_interleave(torch.arange(self.num_nodes), self.indptr[1:] - self.indptr[:-1])
+        upper = rows < self.indices
+        return torch.stack([rows[upper], self.indices[upper]])
+
+    @property
+    def num_edges(self) -> int:
+        return self.indices.numel() // 2
+
+    def without_pairs(self, pairs: Sequence[Tuple[int, int]]) -> "KGGraph":
+        """The graph with every edge between the given row pairs removed (held-out relations)."""
+        edges = self.edges()
+        pairs = torch.as_tensor(list(pairs), dtype=torch.long).reshape(-1, 2)
+        drop = pairs.min(1).values * self.num_nodes + pairs.max(1).values
+        keep = ~torch.isin(edges[0] * self.num_nodes + edges[1], drop)
+        return KGGraph.from_edges(edges[0, keep], edges[1, keep], self.num_nodes)
+
+    def spread(self, rows: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """[M] ``A·x`` for the sparse vector ``x`` with ``values`` at ``rows``: each value added to every neighbour of
+        its row (gathered from the CSR lists, so the cost is the sum of those rows' degrees, not the graph's size)."""
+        counts = self.indptr[rows + 1] - self.indptr[rows]
+        out = torch.zeros(self.num_nodes)
+        total = int(counts.sum())
+        if total == 0:
+            return out
+        first = torch.repeat_interleave(self.indptr[rows] - (counts.cumsum(0) - counts), counts)
+        out.index_add_(0, self.indices[torch.arange(total) + first], torch.repeat_interleave(values.float(), counts))
+        return out
+
+    def relatedness(self, weights: torch.Tensor, block: int = 16) -> torch.Tensor:
+        """[n, M] ``min(1, A·q + D^-1/2 A² D^-1/2·q)`` for each row ``q`` of ``weights`` [n, M] (partner weights).
+
+        ``A·q``: a direct edge to a partner; the second term: the neighbours shared with a partner, as a fraction
+        ``|N(c) ∩ N(p)| / sqrt(|N(c)|·|N(p)|)`` (Salton's cosine, at most 1). The partners' few rows are spread
+        to their neighbours (:meth:`spread`); every entity then sums what its own neighbours received, one pass
+        over the edge list for ``block`` rows at a time."""
+        scale = self.degree.clamp(min=1).rsqrt()
+        if self._edge_rows is None:
+            self._edge_rows = torch.repeat_interleave(torch.arange(self.num_nodes), self.indptr[1:] - self.indptr[:-1])
+        out = torch.zeros(weights.size(0), self.num_nodes)
+        weights = weights.float()
+        for b in range(0, weights.size(0), block):
+            reached = torch.zeros(min(block, weights.size(0) - b), self.num_nodes)  # A·D^-1/2·q per row
+            for i, q in enumerate(weights[b : b + block]):
+                rows = q.nonzero().flatten()
+                if len(rows):
+                    reached[i] = self.spread(rows, q[rows] * scale[rows])
+                    out[b + i] = self.spread(rows, q[rows])
+            pulled = torch.zeros_like(reached).index_add_(1, self._edge_rows, reached[:, self.indices])  # A·(A·D^-1/2·q)
+            out[b : b + block] += scale * pulled
+        return out.clamp(max=1.0)
+
+    def save(self, path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({"indptr": self.indptr, "indices": self.indices.int()}, path, metadata={"format": FORMAT})
+
+    @classmethod
+    def load(cls, path) -> "KGGraph":
+        from safetensors.torch import load_file
+
+        tensors = load_file(path)
+        return cls(tensors["indptr"], tensors["indices"])
+
+
 class KGIndex:
     """Entities of a KG with the vectors the linking signals need (see the module docstring)."""
 
@@ -123,6 +228,7 @@ class KGIndex:
         vectors: Mapping[str, torch.Tensor],
         degree: Optional[Sequence[int]] = None,
         config: Optional[Mapping] = None,
+        graph: Optional[KGGraph] = None,
     ):
         m = len(ids)
         if not (len(types) == len(names) == len(aliases) == m):
@@ -134,6 +240,9 @@ class KGIndex:
         self.aliases = [[str(a) for a in (al or [])] for al in aliases]
         self.vectors = {k: F.normalize(v.float(), dim=-1) for k, v in vectors.items()}
         self.degree = torch.as_tensor(list(degree) if degree is not None else [0] * m, dtype=torch.float32)
+        if graph is not None and graph.num_nodes != m:
+            raise ValueError(f"the graph has {graph.num_nodes} nodes, the index {m} entities")
+        self.graph = graph
         self.config = dict(config or {})
         self.settings = LinkerSettings(**self.config.get("settings", {}))
         self.folder: Optional[str] = None  # the folder it was loaded from (its text_encoder_onnx/, if any)
@@ -160,11 +269,12 @@ class KGIndex:
         return len(self.ids)
 
     def __repr__(self) -> str:
-        return f"KGIndex(entities={len(self)}, types={self.label_names}, vectors={ {k: tuple(v.shape) for k, v in self.vectors.items()} })"
+        graph = f", graph_edges={self.graph.num_edges}" if self.graph is not None else ""
+        return f"KGIndex(entities={len(self)}, types={self.label_names}, vectors={ {k: tuple(v.shape) for k, v in self.vectors.items()} }{graph})"
 
     @property
     def signals(self) -> Tuple[str, ...]:
-        return ("alias",) + tuple(s for s in ("text", "kg") if s in self.vectors) + ("prior",)
+        return ("alias",) + tuple(s for s in ("text", "kg") if s in self.vectors) + ("prior",) + (("graph",) if self.graph is not None else ())
 
     def prior_scores(self, n: int) -> torch.Tensor:
         """[n, M] the ``prior`` signal (the same popularity row for every mention; a view, no copy)."""
@@ -180,6 +290,8 @@ class KGIndex:
                     "degree": [int(d) for d in self.degree.tolist()]}  # fmt: skip
         with open(os.path.join(folder, ENTITIES_NAME), "w", encoding="utf-8") as f:
             json.dump(entities, f, ensure_ascii=False)
+        if self.graph is not None:
+            self.graph.save(os.path.join(folder, GRAPH_NAME))
         config = {**self.config, "format": FORMAT, "num_entities": len(self), "settings": asdict(self.settings)}
         with open(os.path.join(folder, INDEX_CONFIG_NAME), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2, ensure_ascii=False)
@@ -199,7 +311,9 @@ class KGIndex:
         with open(os.path.join(folder, ENTITIES_NAME), encoding="utf-8") as f:
             ent = json.load(f)
         vectors = load_file(os.path.join(folder, VECTORS_NAME))
-        index = cls(ent["ids"], ent["types"], ent["names"], ent["aliases"], vectors, ent.get("degree"), config)
+        graph_path = os.path.join(folder, GRAPH_NAME)
+        graph = KGGraph.load(graph_path) if os.path.isfile(graph_path) else None
+        index = cls(ent["ids"], ent["types"], ent["names"], ent["aliases"], vectors, ent.get("degree"), config, graph)
         index.folder = str(folder)
         return index
 
@@ -376,14 +490,16 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
             raise ValueError(f"kg_queries has {len(flat)} vectors for {len(mentions)} spans; give one per span")
         queries = torch.stack(flat) if flat else torch.zeros(0, model.config.kg_hidden_size)
     weights = settings.active(index.signals)
-    # the sentence forward only where it could change a top-1 link (module docstring)
-    lazy = settings.context == "auto" and top_k == 1 and "text" in weights and settings.context_weight > 0
+    collective = "graph" in weights
+    # the sentence forward only where it could change a top-1 link (module docstring); the graph signal reads the
+    # other mentions' links, which that bound does not cover, so with it every sentence is encoded
+    lazy = settings.context == "auto" and top_k == 1 and "text" in weights and settings.context_weight > 0 and not collective
     slack = context_slack(settings.context_weight) * weights.get("text", 0.0) / sum(weights.values()) + 1e-5
     ranked: List[List[Dict]] = []
-    for b in range(0, len(mentions), chunk_size):  # bounds the [n, M] score matrices on large corpora
-        chunk = mentions[b : b + chunk_size]
+    for b, e in _chunks([m[0] for m in mentions], chunk_size):  # bounds the [n, M] score matrices on large corpora
+        chunk = mentions[b:e]
         mask = index.candidate_mask([m[3] for m in chunk], settings.label_types)
-        kg_chunk = None if queries is None else queries[b : b + chunk_size]
+        kg_chunk = None if queries is None else queries[b:e]
         if lazy:  # the text signal without the sentences first; they are mixed in below where they could matter
             scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings,
                                            signals=[s for s in weights if s != "text"], kg_queries=kg_chunk, mask=mask)  # fmt: skip
@@ -391,6 +507,9 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
             scores["text"] = index.similarity("text", vectors, mask)
         else:
             scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, kg_queries=kg_chunk, mask=mask)
+        if collective:  # the other signals pick each mention's partners; then every mention is scored against them
+            local = index.combine(scores, {s: w for s, w in weights.items() if s != "graph"}, mask)
+            scores["graph"] = graph_scores(index.graph, local, [m[0] for m in chunk], settings.graph_candidates)
         combined = index.combine(scores, weights, mask)
         if lazy:
             rows = index.undecided(combined, slack, settings.threshold).nonzero().flatten()
@@ -407,6 +526,49 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
             link["kg_candidates"] = cands
         out[t].append(link)
     return out
+
+
+def partner_weights(local: torch.Tensor, top: int = 3) -> torch.Tensor:
+    """[n, M] each mention's ``top`` best candidates under ``local`` (combined scores, -inf where not a candidate),
+    weighted by their scores (those above 0) and normalised to sum 1; all 0 for a mention without one."""
+    weights = torch.zeros_like(local)
+    if local.numel() == 0:
+        return weights
+    values, rows = local.topk(min(max(int(top), 1), local.size(1)), dim=-1)
+    values = torch.where(torch.isfinite(values) & (values > 0), values, torch.zeros_like(values))
+    weights.scatter_(1, rows, values)
+    return weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
+
+
+def graph_scores(graph: KGGraph, local: torch.Tensor, texts: Sequence[int], top: int = 3) -> torch.Tensor:
+    """[n, M] the collective ``graph`` signal (module docstring): for mention i, the largest relatedness
+    (:meth:`KGGraph.relatedness`) of each entity to the partners of another mention j of the same text
+    (``texts[i] == texts[j]``, j != i); 0 for a mention alone in its text. ``local``: [n, M] the combined
+    score of the other signals, which picks each mention's partners (:func:`partner_weights`)."""
+    n = local.size(0)
+    out = torch.zeros(n, graph.num_nodes)
+    texts = torch.as_tensor(list(texts), dtype=torch.long)
+    others = [(i, ((texts == texts[i]) & (torch.arange(n) != i)).nonzero().flatten()) for i in range(n)]
+    needed = sorted({int(j) for _, js in others for j in js.tolist()})
+    if not needed:
+        return out
+    related = graph.relatedness(partner_weights(local[needed], top))
+    slot = {j: k for k, j in enumerate(needed)}
+    for i, js in others:
+        if len(js):
+            out[i] = related[[slot[int(j)] for j in js]].max(0).values
+    return out
+
+
+def _chunks(texts: Sequence[int], size: int) -> List[Tuple[int, int]]:
+    """``(start, end)`` chunks of about ``size`` mentions that never split one text's mentions (they are in text
+    order), so the collective ``graph`` signal sees every other mention of a text."""
+    bounds, start = [], 0
+    for i in range(1, len(texts) + 1):
+        if i == len(texts) or (i - start >= size and texts[i] != texts[i - 1]):
+            bounds.append((start, i))
+            start = i
+    return bounds
 
 
 def text_backend(index: KGIndex, settings: LinkerSettings) -> str:
@@ -460,6 +622,7 @@ def mention_signal_scores(model, index: KGIndex, batch_words, mentions, labels, 
     ``kg_queries`` [n, kg_hidden_size]: the KG head's outputs when the caller has them already.
     ``mask`` ([n, M]): score only the entities each mention may link to (:meth:`KGIndex.similarity`)."""
     wanted = list(signals) if signals is not None else list(settings.active(index.signals))
+    # "graph" is collective: it is computed from the other signals' combined scores (graph_scores), not here
     scores: Dict[str, torch.Tensor] = {}
     if "alias" in wanted:
         scores["alias"] = index.alias_scores(_mention_texts(batch_words, mentions), settings.alias_weight)
