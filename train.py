@@ -116,6 +116,22 @@ def label_family_sampler(data_args: KoGNERDataArguments) -> Optional[LabelFamily
     )  # fmt: skip
 
 
+def drop_held_out_examples(dataset, families: Optional[LabelFamilySampler]):
+    """The training examples none of whose spans belongs to a held-out label family (``--held_out_examples drop``)."""
+    if families is None or not families.held_out_families:
+        raise KoGNERUserError("--held_out_examples drop needs held-out families: --label_families with --held_out_families "
+                              "or --held_out_entity_types")  # fmt: skip
+    held = set(families.held_out_families)
+    if not any(span.get("families") for ex in dataset.select(range(min(100, len(dataset)))) for span in ex["ner"]):
+        raise KoGNERUserError("--held_out_examples drop needs span families, which this training split does not have: "
+                              "build the corpus with label families (`python -m data_builders.bmg_ner` without --no-label-families)")  # fmt: skip
+    kept = dataset.filter(lambda ex: not any(held & set(span.get("families") or []) for span in ex["ner"]),
+                          desc="dropping sentences with held-out families")  # fmt: skip
+    logger.info(f"--held_out_examples drop: {len(dataset) - len(kept)} of {len(dataset)} training sentences mention a "
+                f"held-out family ({sorted(held)}) and leave the training split; {len(kept)} remain")
+    return kept
+
+
 def build_model(model_args: KoGNERModelArguments) -> KoGNERModel:
     """A KoGNER checkpoint, a converted GLiNER checkpoint, or a new model on a pretrained encoder."""
     if model_args.model_name_or_path:
@@ -167,6 +183,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if families is not None:
         logger.info(f"label families: {len(families.names)} trainable, {len(families.train_names())} names; held out: "
                     f"{sorted(families.held_out_families)}, names never trained: {families.held_out_label_names()}")
+    if data_args.held_out_examples == "drop":
+        train_dataset = drop_held_out_examples(train_dataset, families)
 
     model = build_model(model_args)
     trainer = KoGNERTrainer(

@@ -177,6 +177,33 @@ def test_held_out_families_and_names_never_reach_a_prompt():
     assert seen == {"drug", "chemical", "anti-inflammatory agents", "disease", "illness"}
 
 
+def test_held_out_examples_drop_removes_exactly_the_sentences_with_a_held_out_family(caplog):
+    import datasets
+
+    from modeling_kogner.errors_kogner import KoGNERUserError
+    from train import drop_held_out_examples
+
+    def ex(*fams):
+        return {"tokenized_text": ["w"] * 6, "ner": [{"start": i, "end": i, "label": "x", "families": list(f)} for i, f in enumerate(fams)]}
+
+    rows = [ex(["drug"]), ex(["disease"], ["phenotype", "hpo:nervous"]), ex(["hpo:nervous"]), ex(), ex(["drug", "pc:nsaid"])]
+    dataset = datasets.Dataset.from_list(rows)
+    sampler = LabelFamilySampler(FAMILIES, held_out_entity_types=["Phenotype"])
+    with caplog.at_level("INFO"):
+        kept = drop_held_out_examples(dataset, sampler)
+    assert [[s["families"] for s in r["ner"]] for r in kept] == [[["drug"]], [], [["drug", "pc:nsaid"]]]
+    assert "2 of 5 training sentences mention a held-out family" in caplog.text
+    with pytest.raises(KoGNERUserError, match="needs held-out families"):
+        drop_held_out_examples(dataset, LabelFamilySampler(FAMILIES))
+    bare = datasets.Dataset.from_list([{"tokenized_text": ["w"], "ner": [{"start": 0, "end": 0, "label": "x", "families": []}]}])
+    with pytest.raises(KoGNERUserError, match="needs span families"):
+        drop_held_out_examples(bare, sampler)
+    from kogner_training.arguments import KoGNERDataArguments
+
+    with pytest.raises(ValueError, match="--held_out_examples must be 'keep' or 'drop'"):
+        KoGNERDataArguments(dataset_name_or_path="x", held_out_examples="remove")
+
+
 def test_every_span_is_gold_for_each_prompted_name_of_its_families():
     sampler = LabelFamilySampler(FAMILIES, fine_prob=1.0, canonical_prob=0.0)
     gold, barred = sampler.name_spans(SPANS, SPAN_FAMILIES, random.Random(0))
