@@ -102,6 +102,8 @@ def main(argv=None) -> int:
                         f"alias+text+kg{suffix}": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "auto", backend),
                         f"alias+text (context always{suffix})": ({"alias": 1.0, "text": 1.0}, "always", backend),
                         f"alias+text+kg (context always{suffix})": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "always", backend)})  # fmt: skip
+    if index.graph is not None:  # the collective signal (off by default): a pass over the edge list per mention with company
+        configs["alias+text+kg+graph, onnx"] = ({"alias": 1.0, "text": 1.0, "kg": 1.0, "graph": 1.0}, "auto", "onnx")
     def configure(name):
         weights, context, backend = configs[name]
         index.settings.text_backend = backend

@@ -366,7 +366,7 @@ def collective_results(index: KGIndex, model, kg, settings: LinkerSettings, conf
     signals = [s for s in index.signals if s != "graph"]
     splits, pairs = {}, []
     for name, (sentences, mentions, report) in (("validation", dev_set), ("test", test_set)):
-        scored = [m for m in mentions if m.partner is not None]
+        scored = [m for m in mentions if m.partner is not None and m.partner.kg_id in index.row_of]  # partner linkable
         every = scored + [m.partner for m in scored]
         labels = sorted({m.label for m in every})
         scores = mention_signal_scores(model, index, sentences, [(m.sentence, m.start, m.end, m.label) for m in every],
