@@ -380,7 +380,7 @@ def collective_results(index: KGIndex, model, kg, settings: LinkerSettings, conf
     out: Dict = {
         "validation_groups": len({m.group for m in splits["validation"][0]}), "validation_mentions": len(splits["validation"][0]),
         "test_groups": len({m.group for m in splits["test"][0]}), "test_mentions": len(splits["test"][0]),
-        "graph": {"edges": index.graph.num_edges, "held_out_pairs": len(set(pairs)),
+        "graph": {"edges": index.graph.num_edges, "held_out_pairs": len({(min(a, b), max(a, b)) for a, b in pairs}),
                   "edges_removed": index.graph.num_edges - held.num_edges, "rewired": rewire_report},
         "graph_candidates": settings.graph_candidates, "weights_tried": list(GRAPH_WEIGHTS), "scorers": {},
     }  # fmt: skip
