@@ -382,7 +382,8 @@ def collective_results(index: KGIndex, model, kg, settings: LinkerSettings, conf
         "test_groups": len({m.group for m in splits["test"][0]}), "test_mentions": len(splits["test"][0]),
         "graph": {"edges": index.graph.num_edges, "held_out_pairs": len({(min(a, b), max(a, b)) for a, b in pairs}),
                   "edges_removed": index.graph.num_edges - held.num_edges, "rewired": rewire_report},
-        "graph_candidates": settings.graph_candidates, "weights_tried": list(GRAPH_WEIGHTS), "scorers": {},
+        "graph_candidates": settings.graph_candidates, "graph_rerank": settings.graph_rerank,
+        "weights_tried": list(GRAPH_WEIGHTS), "scorers": {},
     }  # fmt: skip
 
     cache: Dict[Tuple[str, str, str], torch.Tensor] = {}  # the graph signal does not depend on its weight
@@ -394,7 +395,7 @@ def collective_results(index: KGIndex, model, kg, settings: LinkerSettings, conf
             if (split, base, graph_name) not in cache:
                 local = index.combine(scores, configs[base], mask)
                 cache[split, base, graph_name] = graph_scores(graphs[graph_name], local, [m.sentence for m in every],
-                                                              settings.graph_candidates)  # fmt: skip
+                                                              settings.graph_candidates, settings.graph_rerank)  # fmt: skip
             scores = {**scores, "graph": cache[split, base, graph_name]}
             weights["graph"] = weight
         ranked = index.combine(scores, weights, mask)[: len(scored)]

@@ -38,7 +38,8 @@ type compatible with the label (:func:`~modeling_kogner.names_kogner.compatible_
   candidates under the other signals, weighted by their scores, are its partners; a candidate scores
   ``min(1, A·q + S·q)`` for the partner weights ``q`` of the best-related other mention, where ``A`` is the
   adjacency (a direct edge) and ``S = D^-1/2 A² D^-1/2`` the common-neighbour (Salton) similarity, which reads
-  relations around the pair rather than a stored edge between them. Needs ``graph.safetensors``; off by default.
+  relations around the pair rather than a stored edge between them. It reranks the mention's ``graph_rerank``
+  best candidates under the other signals (0 elsewhere). Needs ``graph.safetensors``; off by default.
 
 The combined score is the weight-normalised sum ``Σ w_s·score_s / Σ w_s`` over the active signals, plus a
 ``1e-3``-scaled log-degree prior that only breaks exact ties. Every signal is one dense ``[n, M]`` matmul or
@@ -93,6 +94,8 @@ class LinkerSettings:
             ``text_encoder_onnx/`` export), ``"torch"``, or ``"auto"``: ONNX when the index has the export and
             ``onnxruntime`` is installed, else PyTorch (:mod:`~modeling_kogner.text_encoder_kogner`).
         graph_candidates: how many of another mention's best candidates are its partners in the ``graph`` signal.
+        graph_rerank: the ``graph`` signal reranks each mention's this many best candidates under the other signals;
+            every other entity gets 0 from it (a KG neighbour of a partner is not a candidate for that alone).
     """
 
     # defaults chosen on the BMG-NER validation linking set (docs/results/linking/bmg_link_results.json)
@@ -105,6 +108,7 @@ class LinkerSettings:
     context: str = "auto"
     text_backend: str = "auto"
     graph_candidates: int = 3
+    graph_rerank: int = 10
 
     def __post_init__(self):
         if self.context not in ("auto", "always"):
@@ -509,7 +513,8 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
             scores = mention_signal_scores(model, index, batch_words, chunk, labels, settings, kg_queries=kg_chunk, mask=mask)
         if collective:  # the other signals pick each mention's partners; then every mention is scored against them
             local = index.combine(scores, {s: w for s, w in weights.items() if s != "graph"}, mask)
-            scores["graph"] = graph_scores(index.graph, local, [m[0] for m in chunk], settings.graph_candidates)
+            scores["graph"] = graph_scores(index.graph, local, [m[0] for m in chunk], settings.graph_candidates,
+                                           settings.graph_rerank)  # fmt: skip
         combined = index.combine(scores, weights, mask)
         if lazy:
             rows = index.undecided(combined, slack, settings.threshold).nonzero().flatten()
@@ -540,11 +545,12 @@ def partner_weights(local: torch.Tensor, top: int = 3) -> torch.Tensor:
     return weights / weights.sum(1, keepdim=True).clamp(min=1e-12)
 
 
-def graph_scores(graph: KGGraph, local: torch.Tensor, texts: Sequence[int], top: int = 3) -> torch.Tensor:
+def graph_scores(graph: KGGraph, local: torch.Tensor, texts: Sequence[int], top: int = 3, rerank: int = 10) -> torch.Tensor:
     """[n, M] the collective ``graph`` signal (module docstring): for mention i, the largest relatedness
-    (:meth:`KGGraph.relatedness`) of each entity to the partners of another mention j of the same text
-    (``texts[i] == texts[j]``, j != i); 0 for a mention alone in its text. ``local``: [n, M] the combined
-    score of the other signals, which picks each mention's partners (:func:`partner_weights`)."""
+    (:meth:`KGGraph.relatedness`) of each of its ``rerank`` best candidates under ``local`` to the partners of
+    another mention j of the same text (``texts[i] == texts[j]``, j != i); 0 for every other entity and for a
+    mention alone in its text. ``local``: [n, M] the combined score of the other signals (-inf where not a
+    candidate), which also picks each mention's partners (:func:`partner_weights`)."""
     n = local.size(0)
     out = torch.zeros(n, graph.num_nodes)
     texts = torch.as_tensor(list(texts), dtype=torch.long)
@@ -554,9 +560,11 @@ def graph_scores(graph: KGGraph, local: torch.Tensor, texts: Sequence[int], top:
         return out
     related = graph.relatedness(partner_weights(local[needed], top))
     slot = {j: k for k, j in enumerate(needed)}
+    values, rows = local.topk(min(max(int(rerank), 1), local.size(1)), dim=-1)
     for i, js in others:
         if len(js):
-            out[i] = related[[slot[int(j)] for j in js]].max(0).values
+            keep = rows[i][torch.isfinite(values[i])]  # the mention's own candidates
+            out[i, keep] = related[[slot[int(j)] for j in js]].max(0).values[keep]
     return out
 
 

@@ -665,3 +665,17 @@ def test_graph_signal_in_predict_links_to_the_entity_related_to_the_other_mentio
     assert with_graph[0][0]["kg_id"] == "Gene::2" and with_graph[0][1]["kg_id"] == "Disease::DOID:2"
     assert with_graph[1][0]["kg_id"] == "Gene::1"  # alone in its text: no partner, the tie-break again
     assert _chunks([0, 0, 0, 1, 1, 2, 3, 3, 3], 2) == [(0, 3), (3, 5), (5, 9)]  # a text's mentions stay together
+
+
+def test_graph_signal_reranks_only_each_mention_s_own_best_candidates():
+    from modeling_kogner.linking_kogner import KGGraph, graph_scores
+
+    # entities 0..4; 3 is the other mention's candidate; 0, 1 and 4 are all adjacent to it
+    graph = KGGraph.from_edges([0, 1, 4], [3, 3, 3], 5)
+    inf = float("-inf")
+    local = torch.tensor([[0.9, 0.8, inf, inf, 0.1],  # mention 0: candidates 0, 1 (best) and 4
+                          [inf, inf, inf, 1.0, inf]])  # mention 1 (same text): candidate 3
+    assert graph_scores(graph, local, [0, 0], rerank=10)[0].tolist() == [1.0, 1.0, 0.0, 0.0, 1.0]
+    # only the two best candidates are reranked: 4 is adjacent too, but not a candidate worth reranking
+    assert graph_scores(graph, local, [0, 0], rerank=2)[0].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert graph_scores(graph, local, [0, 1], rerank=10).abs().sum() == 0  # different texts: nobody to read
