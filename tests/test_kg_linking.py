@@ -597,8 +597,8 @@ def test_rewired_control_keeps_every_entity_s_neighbours_per_label_and_changes_w
 
 
 def _collective_kg(tiny_bert_path):
-    """Two groups of genes sharing a surface form; each gene has one relation to a disease (the sentence's), and
-    shares a neighbour with that disease; a hub gene gives the other group member the higher degree."""
+    """``(index with graph, KG)``: two groups of genes sharing a surface form; each gene has one relation to a
+    disease (the sentence's) and shares a pathway with that disease; the index gives genes 1 and 3 the higher degree."""
     import pandas as pd
 
     from data_builders.kg import KnowledgeGraph
@@ -616,19 +616,20 @@ def _collective_kg(tiny_bert_path):
                     (f"Disease::DOID:{k}", "involves", f"Pathway::P{k}")]  # fmt: skip
     entities = pd.DataFrame({"id": ids, "type": types, "name": names, "aliases": aliases, "description": [""] * len(ids)})
     kg = KnowledgeGraph(entities, pd.DataFrame(triples, columns=["head", "relation", "tail"]), source="test")
-    return ids, types, names, aliases, kg
+    from modeling_kogner.linking_kogner import KGGraph
+
+    row = {i: r for r, i in enumerate(ids)}  # the index's graph from the KG, as build-kg-index makes it
+    graph = KGGraph.from_edges([row[h] for h in kg.triples["head"]], [row[t] for t in kg.triples["tail"]], len(ids))
+    index = KGIndex(ids, types, names, aliases, {"text": MentionTextEncoder(tiny_bert_path).embed(names)},
+                    degree=[9, 1, 9, 1] + [3] * 8, config={"text_encoder": tiny_bert_path}, graph=graph)  # fmt: skip
+    return index, kg
 
 
 def test_collective_graph_signal_decides_shared_names_from_relations_held_out_of_the_graph(model, tiny_bert_path):
     from kogner_training.link_evaluation import CONFIGS, build_context_set, collective_results
     from kogner_training.link_runner import collective_markdown
-    from modeling_kogner.linking_kogner import KGGraph
 
-    ids, types, names, aliases, kg = _collective_kg(tiny_bert_path)
-    row = {i: r for r, i in enumerate(ids)}
-    graph = KGGraph.from_edges([row[h] for h in kg.triples["head"]], [row[t] for t in kg.triples["tail"]], len(ids))
-    index = KGIndex(ids, types, names, aliases, {"text": MentionTextEncoder(tiny_bert_path).embed(names)},
-                    degree=[9, 1, 9, 1] + [3] * 8, config={"text_encoder": tiny_bert_path}, graph=graph)  # fmt: skip
+    index, kg = _collective_kg(tiny_bert_path)
     test_set = build_context_set(index, kg, seed=0, max_groups=1)
     assert len(test_set[1]) == 2 and all(m.partner is not None for m in test_set[1])
     res = collective_results(index, model, kg, LinkerSettings(), CONFIGS, seed=0, max_groups=1, test_set=test_set)
@@ -644,13 +645,9 @@ def test_collective_graph_signal_decides_shared_names_from_relations_held_out_of
 
 
 def test_graph_signal_in_predict_links_to_the_entity_related_to_the_other_mentions(model, tiny_bert_path):
-    from modeling_kogner.linking_kogner import KGGraph, _chunks, link_predictions
+    from modeling_kogner.linking_kogner import _chunks, link_predictions
 
-    ids, types, names, aliases, kg = _collective_kg(tiny_bert_path)
-    row = {i: r for r, i in enumerate(ids)}
-    graph = KGGraph.from_edges([row[h] for h in kg.triples["head"]], [row[t] for t in kg.triples["tail"]], len(ids))
-    index = KGIndex(ids, types, names, aliases, {"text": MentionTextEncoder(tiny_bert_path).embed(names)},
-                    degree=[9, 1, 9, 1] + [3] * 8, config={"text_encoder": tiny_bert_path}, graph=graph)  # fmt: skip
+    index, _ = _collective_kg(tiny_bert_path)
     model.kg_index = index
     words = "SHARED1 is mutated in second disease".split()
     spans = [(0, 0, "gene"), (4, 5, "disease")]
