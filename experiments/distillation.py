@@ -192,8 +192,9 @@ def run_grid(config: ExperimentConfig, grid: str, workers: int = 1, threads: int
     pending = [s for s in specs if not (config.output_dir / s.run_id / RESULT_NAME).is_file()]
     log(f"grid {grid!r}: {len(specs)} runs ({len(specs) - len(pending)} finished earlier), seed-major; "
         f"{workers} worker(s) x {threads} thread(s); load {_load_average()}")  # fmt: skip
-    if max_runs is not None:
-        pending = pending[:max_runs]
+    if max_runs is not None:  # new runs only: a committed run restored from its copy costs nothing and does not count
+        new = [s.run_id for s in pending if config.committed_result(s) is None][:max_runs]
+        pending = [s for s in pending if config.committed_result(s) is not None or s.run_id in new]
     failures = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(execute, config, spec, threads, f"[{n + 1}/{len(pending)}]") for n, spec in enumerate(pending)]
@@ -220,7 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--grid", default=None, help="which grid of the config (default: its default_grid)")
     parser.add_argument("--workers", type=int, default=1, help="runs at a time (each its own processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
+    parser.add_argument("--max-runs", type=int, default=None, help="train at most this many new runs (committed runs restored from their copies do not count)")
     parser.add_argument("--aggregate-only", action="store_true", help="only rebuild the aggregate from finished runs")
     parser.add_argument("--no-aggregate", action="store_true")
     parser.add_argument("--recorded-inputs", action="store_true",

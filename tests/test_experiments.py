@@ -242,6 +242,23 @@ def test_a_grid_reads_runs_committed_under_another_grid(experiment, tmp_path, ca
     assert [line.split()[-1] for line in listed] == ["pending", "done", "pending", "pending"]
 
 
+def test_max_runs_counts_new_runs_only_not_committed_ones_it_restores(experiment, monkeypatch, tmp_path):
+    import experiments.distillation as runner
+
+    path, _ = experiment
+    config = load_config(path)
+    config.output_dir, config.results_dir = tmp_path / "runs", tmp_path / "results"
+    specs = config.runs("both")  # b0 / permuted, seeds 0 and 1, seed-major
+    done = config.results_dir / "runs" / "both" / f"{specs[0].arm}-seed{specs[0].seed}-{specs[0].run_id}.json"
+    done.parent.mkdir(parents=True)
+    done.write_text(json.dumps({"run": specs[0].describe()}) + "\n")
+    ran = []
+    monkeypatch.setattr(runner, "execute", lambda config, spec, threads=1, index="": ran.append(spec.run_id) or {"ok": True})
+    assert runner.run_grid(config, "both", max_runs=2) == 0
+    # the committed run is restored and the two new runs after it are trained: not one new run and the restore
+    assert ran == [s.run_id for s in specs[:3]]
+
+
 def test_an_empty_held_out_template_subset_is_skipped_not_bootstrapped():
     # real-text corpora have no templates: their held-out-template index is empty, which crashed the aggregate
     from experiments.aggregate import compare
