@@ -186,6 +186,32 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
     return lines
 
 
+ZS_DROP_ARMS = [("zs_families", "held-out mentions kept (as negatives)"), ("zs_families_drop", "sentences with held-out mentions dropped")]
+
+
+def render_zero_shot_drop(result: Mapping[str, Any]) -> List[str]:
+    """zero_shot_drop: label families with the held-out families' sentences kept or dropped from training."""
+    arms = [(k, n) for k, n in ZS_DROP_ARMS if k in result["arms"]]
+    name = f"{result['name']}-{result['grid']}"
+    lines = ["### Zero-shot: keeping or dropping the training sentences that mention a held-out family", "",
+             f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**. "
+             "Both arms hold out Phenotype and Anatomy (names and synonyms) and the names `disorder` and `chemical compound`; "
+             "on its own corpus and teacher (the core ones), so its numbers are not comparable with the table above.", ""]  # fmt: skip
+    if not arms:
+        return lines + ["No run of this grid has finished yet."]
+    lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:")
+    ratios = []
+    for key, label in arms:
+        seen, unseen = (result["arms"][key].get(v, {}).get("f1", {}).get("mean") for v in ("zs-bmg-seen", "zs-bmg-unseen"))
+        if seen and unseen is not None:
+            ratios.append(f"{label} {100 * unseen / seen:.0f}%")
+    if ratios:
+        lines += ["", "BMG unseen / seen F1 (goal ≥ 50%): " + "; ".join(ratios) + "."]
+    lines += ["", "Differences (95% CI over test sentences, BMG by entity, seeds held fixed; in parentheses, where the aggregate "
+              "has it, the t interval over paired seeds):", ""]  # fmt: skip
+    return lines + _comparison_lines(result, ZS_VIEWS, dict(ZS_DROP_ARMS))
+
+
 CONTROL_ARMS = [("b0", "b = 0 ablation"), ("full_H", "full H"), ("gaussian", "Gaussian rows (type mean, cov.)"),
                 ("Z", "Z (text) block alone"), ("Zg", "Z' (graph) block alone"), ("Zt", "Z'' (TransR) block alone")]
 REAL_TEXT_ARMS = [("b0", "b = 0 ablation"), ("full_H", "full H"), ("permuted", "H permuted within type")]
@@ -278,6 +304,9 @@ def render(results_dir: Path) -> str:
     zero_shot = results_dir / "distillation-zero_shot.json"
     if zero_shot.is_file():
         lines += [""] + render_zero_shot(json.loads(zero_shot.read_text()))
+    zero_shot_drop = results_dir / "distillation-zero_shot_drop.json"
+    if zero_shot_drop.is_file():
+        lines += [""] + render_zero_shot_drop(json.loads(zero_shot_drop.read_text()))
     controls = results_dir / "distillation-controls.json"
     if controls.is_file():
         lines += [""] + render_controls(json.loads(controls.read_text()))

@@ -432,6 +432,25 @@ def test_readme_reports_the_zero_shot_goals_from_the_json():
     assert text.count("**not met**") == 2
 
 
+def test_readme_reports_the_zero_shot_drop_grid_from_the_json():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_results", Path(__file__).parents[1] / "scripts" / "render_results.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    f1 = lambda m: {"f1": {"mean": m, "sd": 0.01, "n": 3}}  # noqa: E731
+    result = {"name": "distillation", "grid": "zero_shot_drop", "status": "complete",
+              "arms": {"zs_families": {"zs-bmg-seen": f1(0.8), "zs-bmg-unseen": f1(0.08)},
+                       "zs_families_drop": {"zs-bmg-seen": f1(0.75), "zs-bmg-unseen": f1(0.3)}},
+              "comparisons": [{"a": "zs_families_drop", "b": "zs_families", "subset": "all", "dataset": "zs-bmg-unseen",
+                               "diff": 0.22, "ci_low": 0.15, "ci_high": 0.29, "seed_ci_low": 0.1, "seed_ci_high": 0.34}]}  # fmt: skip
+    text = "\n".join(render.render_zero_shot_drop(result))
+    assert "held-out mentions kept (as negatives) 10%; sentences with held-out mentions dropped 40%" in text
+    assert ("- sentences with held-out mentions dropped − held-out mentions kept (as negatives): BMG test, held-out families "
+            "+22.0 [+15.0, +29.0] (over seeds [+10.0, +34.0])") in text  # fmt: skip
+    assert "| BMG test, held-out families | 8.0 ± 1.0 | 30.0 ± 1.0 |" in text
+
+
 def test_readme_reports_the_controls_and_real_text_grids_from_the_json():
     import importlib.util
 
