@@ -61,8 +61,8 @@ import torch.nn.functional as F
 from .names_kogner import compatible_labels, entity_label, name_key
 from .text_encoder_kogner import BACKENDS, TEXT_ONNX_DIR, MentionTextEncoder, has_text_onnx, onnxruntime_available
 
-__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGGraph", "KGIndex", "graph_scores", "LinkerSettings", "MentionTextEncoder", "link_predictions", "load_kg_index",
-           "text_backend"]
+__all__ = ["KG_INDEX_DIR", "SIGNALS", "KGGraph", "KGIndex", "LinkerSettings", "MentionTextEncoder", "graph_scores", "link_predictions",
+           "load_kg_index", "text_backend"]
 
 KG_INDEX_DIR = "kg_index"
 INDEX_CONFIG_NAME = "index_config.json"
@@ -140,6 +140,8 @@ class KGGraph:
             raise ValueError(f"graph indptr must be [M + 1] ending at nnz={self.indices.numel()}, got shape "
                              f"{tuple(self.indptr.shape)} ending at {int(self.indptr[-1]) if self.indptr.numel() else None}")  # fmt: skip
         self.num_nodes = self.indptr.numel() - 1
+        if self.indices.numel() and (int(self.indices.min()) < 0 or int(self.indices.max()) >= self.num_nodes):
+            raise ValueError(f"graph indices must lie in [0, {self.num_nodes}) (the index's rows)")
         self.degree = (self.indptr[1:] - self.indptr[:-1]).float()
         self._edge_rows: Optional[torch.Tensor] = None  # [nnz] the row of each stored edge, made on first use
 
@@ -495,9 +497,13 @@ def link_predictions(model, batch_words: Sequence[Sequence[str]], spans: Sequenc
         queries = torch.stack(flat) if flat else torch.zeros(0, model.config.kg_hidden_size)
     weights = settings.active(index.signals)
     collective = "graph" in weights
+    if collective and len(weights) == 1:
+        raise ValueError("the graph signal reranks what the other signals find: give one of them a weight too, "
+                         "e.g. weights={'alias': 1.0, 'text': 1.0, 'graph': 0.25}")  # fmt: skip
     # the sentence forward only where it could change a top-1 link (module docstring); the graph signal reads the
     # other mentions' links, which that bound does not cover, so with it every sentence is encoded
-    lazy = settings.context == "auto" and top_k == 1 and "text" in weights and settings.context_weight > 0 and not collective
+    lazy = (settings.context == "auto" and top_k == 1 and "text" in weights and settings.context_weight > 0
+            and not collective)  # fmt: skip
     slack = context_slack(settings.context_weight) * weights.get("text", 0.0) / sum(weights.values()) + 1e-5
     ranked: List[List[Dict]] = []
     for b, e in _chunks([m[0] for m in mentions], chunk_size):  # bounds the [n, M] score matrices on large corpora

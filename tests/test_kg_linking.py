@@ -566,6 +566,8 @@ def test_kg_graph_relatedness_known_answers_and_held_out_pairs(tmp_path):
     index.save(tmp_path / "kg_index")
     loaded = KGIndex.load(tmp_path / "kg_index")
     assert torch.equal(loaded.graph.indptr, graph.indptr) and torch.equal(loaded.graph.indices, graph.indices)
+    with pytest.raises(ValueError, match=r"graph indices must lie in \[0, 2\)"):
+        KGGraph(torch.tensor([0, 1, 2]), torch.tensor([1, 5]))
     with pytest.raises(ValueError, match="graph has 5 nodes, the index 4"):
         KGIndex(["a", "b", "c", "d"], ["Gene"] * 4, list("abcd"), [[]] * 4, {}, graph=graph)
 
@@ -662,6 +664,8 @@ def test_graph_signal_in_predict_links_to_the_entity_related_to_the_other_mentio
     assert with_graph[0][0]["kg_id"] == "Gene::2" and with_graph[0][1]["kg_id"] == "Disease::DOID:2"
     assert with_graph[1][0]["kg_id"] == "Gene::1"  # alone in its text: no partner, the tie-break again
     assert _chunks([0, 0, 0, 1, 1, 2, 3, 3, 3], 2) == [(0, 3), (3, 5), (5, 9)]  # a text's mentions stay together
+    with pytest.raises(ValueError, match="graph signal reranks what the other signals find"):
+        run([words], [spans], {"graph": 1.0})
 
 
 def test_graph_signal_reranks_only_each_mention_s_own_best_candidates():
