@@ -13,6 +13,7 @@ ARM_NAMES = {
     "residual_H": "type-residual H", "residual_permuted": "type-residual H permuted",
     "infonce_H": "InfoNCE on H", "infonce_permuted": "InfoNCE on H permuted",
     "zs_main": "main-job setting", "zs_families": "label families (held out: Phenotype, Anatomy)",
+    "zs_families_drop": "label families, held-out families' sentences dropped",
 }  # fmt: skip
 
 
