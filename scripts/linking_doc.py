@@ -38,7 +38,8 @@ def scale_section(scale: dict) -> str:
         rule += "---|---|"
     return (
         f"### Hetionet scale ({scale['entities']} entities)\n\n"
-        f"Index build {scale['index_build_s']} s wall, {scale['index_build_cpu_s']} s CPU (target ≤ 120 s; includes loading the KG for node degrees), load {scale['index_load_s']} s, "
+        + (f"_From commit {str(prov.get('commit'))[:10]}, command `{prov.get('command')}`._\n\n" if (prov := scale.get("provenance")) else "")
+        + f"Index build {scale['index_build_s']} s wall, {scale['index_build_cpu_s']} s CPU (target ≤ 120 s; includes loading the KG for node degrees), load {scale['index_load_s']} s, "
         f"{scale['index_size_mb']} MB on disk; vectors {scale['vectors']}"
         f"{' (the kg block random, for timing only: see bench/linking.py)' if scale['kg_vectors_random_for_timing'] else ''}. "
         + (f"The text encoder exported for ONNX Runtime in {scale['text_onnx_export_s']} s, {scale['text_onnx_mb']} MB; rows "
