@@ -107,12 +107,14 @@ def label_family_sampler(data_args: KoGNERDataArguments) -> Optional[LabelFamily
     if not data_args.label_families:
         if data_args.held_out_families or data_args.held_out_entity_types or data_args.held_out_label_names:
             raise ValueError("--held_out_* need --label_families (auto or a label_families.json path)")
+        if data_args.label_family_names != "all":
+            raise ValueError("--label_family_names needs --label_families (auto or a label_families.json path)")
         return None
     path = data_args.dataset_name_or_path if data_args.label_families == "auto" else data_args.label_families
     return LabelFamilySampler.from_file(
         path, held_out_families=data_args.held_out_families or (),
         held_out_entity_types=data_args.held_out_entity_types or (),
-        held_out_names=data_args.held_out_label_names or (),
+        held_out_names=data_args.held_out_label_names or (), names=data_args.label_family_names,
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ ARM_NAMES = {
     "infonce_H": "InfoNCE on H", "infonce_permuted": "InfoNCE on H permuted",
     "zs_main": "main-job setting", "zs_families": "label families (held out: Phenotype, Anatomy)",
     "zs_families_drop": "label families, held-out families' sentences dropped",
+    "zs_canonical_drop": "one name per type, held-out families' sentences dropped",
 }  # fmt: skip
 
 

@@ -82,6 +82,11 @@ class KoGNERDataArguments:
         metadata={"help": "Train with label families: 'auto' (the corpus folder's label_families.json) or a path; "
                           "gold names are drawn from each mention's families (kogner_training/label_families.py)."},
     )
+    label_family_names: str = field(
+        default="all",
+        metadata={"help": "With --label_families: 'all' (every family and name) or 'canonical' (one name per KG type, "
+                          "no finer classes: the control without label diversity)."},
+    )
     held_out_families: Optional[List[str]] = field(
         default=None, metadata={"help": "Label-family ids never shown in training (label-disjoint evaluation)."}
     )
@@ -99,6 +104,8 @@ class KoGNERDataArguments:
     )
 
     def __post_init__(self):
+        if self.label_family_names not in ("all", "canonical"):
+            raise ValueError(f"--label_family_names must be 'all' or 'canonical', got {self.label_family_names!r}")
         if self.held_out_examples not in ("keep", "drop"):
             raise ValueError(f"--held_out_examples must be 'keep' or 'drop', got {self.held_out_examples!r}")
         if not self.dataset_name_or_path:

@@ -39,6 +39,9 @@ class LabelFamilySampler:
             other names), e.g. the labels a benchmark will be asked with.
         fine_prob (`float`): probability of prompting each finer (non-``type``) family present in an example.
         canonical_prob (`float`): probability of naming a family by its first (canonical) name.
+        names (`str`): ``"all"`` (every family and name) or ``"canonical"``: the coarse (``type``) families only,
+            each by its first trainable name, so prompts hold one name per KG type as in a corpus without families
+            (the control that removes label diversity and keeps everything else, held-out families included).
     """
 
     def __init__(
@@ -49,7 +52,11 @@ class LabelFamilySampler:
         held_out_names: Iterable[str] = (),
         fine_prob: float = 0.5,
         canonical_prob: float = 0.5,
+        names: str = "all",
     ):
+        if names not in ("all", "canonical"):
+            raise ValueError(f"names must be 'all' or 'canonical', got {names!r}")
+        canonical_only = names == "canonical"
         if not families:
             raise ValueError("LabelFamilySampler needs at least one label family")
         held_out_families = set(held_out_families)
@@ -78,6 +85,8 @@ class LabelFamilySampler:
             kept = [n for n in names if self._key(n) not in self.held_out_names]
             if kept:
                 self.names[fid] = kept
+        if canonical_only:
+            self.names = {fid: kept[:1] for fid, kept in self.names.items() if self.kind[fid] == "type"}
         if not self.names:
             raise ValueError("every label family is held out: nothing left to train on")
         self.fine_prob = float(fine_prob)

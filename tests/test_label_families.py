@@ -216,6 +216,26 @@ def test_every_span_is_gold_for_each_prompted_name_of_its_families():
     assert {"drug", "chemical", "disorder", "symptom"} <= barred  # synonyms of present families are not negatives
 
 
+def test_canonical_names_keep_one_name_per_type_and_the_held_out_rules():
+    """--label_family_names canonical: the control without label diversity prompts one name per KG type."""
+    sampler = LabelFamilySampler(FAMILIES, held_out_entity_types=["Phenotype"], held_out_names=["disorder", "drug"],
+                                 names="canonical", fine_prob=1.0, canonical_prob=0.0)  # fmt: skip
+    # the first *trainable* name of each coarse family; finer classes and held-out families are gone
+    assert sampler.train_names() == ["chemical", "disease"]
+    assert set(sampler.held_out_label_names()) >= {"drug", "disorder", "phenotype", "symptom"}
+    for seed in range(50):
+        gold, barred = sampler.name_spans(SPANS, SPAN_FAMILIES, random.Random(seed))
+        assert sorted(gold) == [(0, 0, "chemical"), (2, 3, "disease")]
+        assert {"anti-inflammatory agents", "illness"} <= barred  # a present family's other names are still no negatives
+    assert LabelFamilySampler(FAMILIES, names="all").train_names() != LabelFamilySampler(FAMILIES, names="canonical").train_names()
+    with pytest.raises(ValueError, match="names must be 'all' or 'canonical'"):
+        LabelFamilySampler(FAMILIES, names="first")
+    from kogner_training.arguments import KoGNERDataArguments
+
+    with pytest.raises(ValueError, match="--label_family_names must be 'all' or 'canonical'"):
+        KoGNERDataArguments(dataset_name_or_path="x", label_family_names="first")
+
+
 def test_unknown_held_out_family_is_an_error():
     with pytest.raises(ValueError, match="not in the family table"):
         LabelFamilySampler(FAMILIES, held_out_families=["nope"])
