@@ -79,10 +79,10 @@ class LabelFamilySampler:
         self.all_names: Dict[str, List[str]] = {fid: list(f["names"]) for fid, f in families.items()}
         # trainable names per family (held-out families and names removed; a family left without names is dropped)
         self.names: Dict[str, List[str]] = {}
-        for fid, names in self.all_names.items():
+        for fid, family_names in self.all_names.items():
             if fid in held_out_families:
                 continue
-            kept = [n for n in names if self._key(n) not in self.held_out_names]
+            kept = [n for n in family_names if self._key(n) not in self.held_out_names]
             if kept:
                 self.names[fid] = kept
         if canonical_only:

@@ -234,6 +234,10 @@ def test_canonical_names_keep_one_name_per_type_and_the_held_out_rules():
 
     with pytest.raises(ValueError, match="--label_family_names must be 'all' or 'canonical'"):
         KoGNERDataArguments(dataset_name_or_path="x", label_family_names="first")
+    from train import label_family_sampler
+
+    with pytest.raises(ValueError, match="--label_family_names needs --label_families"):
+        label_family_sampler(KoGNERDataArguments(dataset_name_or_path="x", label_family_names="canonical"))
 
 
 def test_unknown_held_out_family_is_an_error():
