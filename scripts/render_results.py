@@ -186,7 +186,8 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
     return lines
 
 
-ZS_DROP_ARMS = [("zs_families", "held-out mentions kept (as negatives)"), ("zs_families_drop", "sentences with held-out mentions dropped")]
+ZS_DROP_ARMS = [("zs_families", "held-out mentions kept (as negatives)"), ("zs_families_drop", "sentences with held-out mentions dropped"),
+                ("zs_canonical_drop", "dropped, one name per type (no label diversity)")]
 
 
 def render_zero_shot_drop(result: Mapping[str, Any]) -> List[str]:
@@ -195,8 +196,10 @@ def render_zero_shot_drop(result: Mapping[str, Any]) -> List[str]:
     name = f"{result['name']}-{result['grid']}"
     lines = ["### Zero-shot: keeping or dropping the training sentences that mention a held-out family", "",
              f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**. "
-             "Both arms hold out Phenotype and Anatomy (names and synonyms) and the names `disorder` and `chemical compound`; "
-             "on its own corpus and teacher (the core ones), so its numbers are not comparable with the table above.", ""]  # fmt: skip
+             "Every arm holds out Phenotype and Anatomy (names and synonyms) and the names `disorder` and `chemical compound`; "
+             "the last arm also prompts each trained KG type by one name only (no synonyms, no finer classes), the control "
+             "for what label diversity adds. On its own corpus and teacher (the core ones), so its numbers are not "
+             "comparable with the table above.", ""]  # fmt: skip
     if not arms:
         return lines + ["No run of this grid has finished yet."]
     lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:")

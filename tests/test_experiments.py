@@ -449,6 +449,15 @@ def test_readme_reports_the_zero_shot_drop_grid_from_the_json():
     assert ("- sentences with held-out mentions dropped − held-out mentions kept (as negatives): BMG test, held-out families "
             "+22.0 [+15.0, +29.0] (over seeds [+10.0, +34.0])") in text  # fmt: skip
     assert "| BMG test, held-out families | 8.0 ± 1.0 | 30.0 ± 1.0 |" in text
+    # the control without label diversity, a third column and its own comparison line
+    result["arms"]["zs_canonical_drop"] = {"zs-bmg-seen": f1(0.7), "zs-bmg-unseen": f1(0.21)}
+    result["comparisons"].append({"a": "zs_families_drop", "b": "zs_canonical_drop", "subset": "all", "dataset": "zs-bmg-unseen",
+                                  "diff": 0.09, "ci_low": 0.02, "ci_high": 0.16})  # fmt: skip
+    text = "\n".join(render.render_zero_shot_drop(result))
+    assert "| BMG test, held-out families | 8.0 ± 1.0 | 30.0 ± 1.0 | 21.0 ± 1.0 |" in text
+    assert "dropped, one name per type (no label diversity) 30%" in text
+    assert ("- sentences with held-out mentions dropped − dropped, one name per type (no label diversity): BMG test, "
+            "held-out families +9.0 [+2.0, +16.0]") in text  # fmt: skip
 
 
 def test_readme_reports_the_controls_and_real_text_grids_from_the_json():
