@@ -15,6 +15,8 @@ ARM_NAMES = {
     "zs_main": "main-job setting", "zs_families": "label families (held out: Phenotype, Anatomy)",
     "zs_families_drop": "label families, held-out families' sentences dropped",
     "zs_canonical_drop": "one name per type, held-out families' sentences dropped",
+    "zs_disease_keep": "label families (held out: Disease), its sentences kept",
+    "zs_disease_drop": "label families (held out: Disease), its sentences dropped",
 }  # fmt: skip
 
 
