@@ -188,18 +188,30 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
 
 ZS_DROP_ARMS = [("zs_families", "held-out mentions kept (as negatives)"), ("zs_families_drop", "sentences with held-out mentions dropped"),
                 ("zs_canonical_drop", "dropped, one name per type (no label diversity)")]
+ZS_DROP_DISEASE_ARMS = [("zs_disease_keep", "held-out mentions kept (as negatives)"),
+                        ("zs_disease_drop", "sentences with held-out mentions dropped")]
+ZS_DROP_GRIDS = {  # grid -> (title, what is held out, arms)
+    "zero_shot_drop": ("Zero-shot: keeping or dropping the training sentences that mention a held-out family",
+                       "Every arm holds out Phenotype and Anatomy (names and synonyms) and the names `disorder` and "
+                       "`chemical compound`; the last arm also prompts each trained KG type by one name only (no synonyms, "
+                       "no finer classes), the control for what label diversity adds.", ZS_DROP_ARMS),
+    "zero_shot_drop_disease": ("The same with Disease held out",
+                               "Both arms hold out Disease (names and synonyms) and the name `chemical compound`, so NCBI-disease "
+                               "and BC5CDR's diseases are asked for a type no training prompt named; dropping removes the "
+                               "training sentences that mention a disease (many more than for Phenotype and Anatomy: the "
+                               "count is in each run's train.log).", ZS_DROP_DISEASE_ARMS),
+}  # fmt: skip
 
 
 def render_zero_shot_drop(result: Mapping[str, Any]) -> List[str]:
-    """zero_shot_drop: label families with the held-out families' sentences kept or dropped from training."""
-    arms = [(k, n) for k, n in ZS_DROP_ARMS if k in result["arms"]]
+    """A keep-vs-drop grid (``ZS_DROP_GRIDS``): held-out families' sentences kept or dropped from training."""
+    title, held_out, arm_names = ZS_DROP_GRIDS[result["grid"]]
+    arms = [(k, n) for k, n in arm_names if k in result["arms"]]
     name = f"{result['name']}-{result['grid']}"
-    lines = ["### Zero-shot: keeping or dropping the training sentences that mention a held-out family", "",
+    lines = [f"### {title}", "",
              f"Generated from `docs/results/{name}.json` ([details](docs/results/{name}.md)). **{result['status']}**. "
-             "Every arm holds out Phenotype and Anatomy (names and synonyms) and the names `disorder` and `chemical compound`; "
-             "the last arm also prompts each trained KG type by one name only (no synonyms, no finer classes), the control "
-             "for what label diversity adds. On its own corpus and teacher (the core ones), so its numbers are not "
-             "comparable with the table above.", ""]  # fmt: skip
+             f"{held_out} On its own corpus and teacher (the core ones), so its numbers are not comparable with the "
+             "zero-shot table above.", ""]  # fmt: skip
     if not arms:
         return lines + ["No run of this grid has finished yet."]
     lines += _f1_table(result, arms, ZS_VIEWS, "View", "Strict span F1 (× 100), dev thresholds per view, mean ± sd over seeds:")
@@ -212,7 +224,7 @@ def render_zero_shot_drop(result: Mapping[str, Any]) -> List[str]:
         lines += ["", "BMG unseen / seen F1 (goal ≥ 50%): " + "; ".join(ratios) + "."]
     lines += ["", "Differences (95% CI over test sentences, BMG by entity, seeds held fixed; in parentheses, where the aggregate "
               "has it, the t interval over paired seeds):", ""]  # fmt: skip
-    return lines + _comparison_lines(result, ZS_VIEWS, dict(ZS_DROP_ARMS))
+    return lines + _comparison_lines(result, ZS_VIEWS, dict(arm_names))
 
 
 CONTROL_ARMS = [("b0", "b = 0 ablation"), ("full_H", "full H"), ("gaussian", "Gaussian rows (type mean, cov.)"),
@@ -307,9 +319,10 @@ def render(results_dir: Path) -> str:
     zero_shot = results_dir / "distillation-zero_shot.json"
     if zero_shot.is_file():
         lines += [""] + render_zero_shot(json.loads(zero_shot.read_text()))
-    zero_shot_drop = results_dir / "distillation-zero_shot_drop.json"
-    if zero_shot_drop.is_file():
-        lines += [""] + render_zero_shot_drop(json.loads(zero_shot_drop.read_text()))
+    for grid in ZS_DROP_GRIDS:
+        path = results_dir / f"distillation-{grid}.json"
+        if path.is_file():
+            lines += [""] + render_zero_shot_drop(json.loads(path.read_text()))
     controls = results_dir / "distillation-controls.json"
     if controls.is_file():
         lines += [""] + render_controls(json.loads(controls.read_text()))

@@ -458,6 +458,13 @@ def test_readme_reports_the_zero_shot_drop_grid_from_the_json():
     assert "dropped, one name per type (no label diversity) 30%" in text
     assert ("- sentences with held-out mentions dropped − dropped, one name per type (no label diversity): BMG test, "
             "held-out families +9.0 [+2.0, +16.0]") in text  # fmt: skip
+    # the Disease grid renders through the same function, with its own title and arms
+    disease = {"name": "distillation", "grid": "zero_shot_drop_disease", "status": "partial: 2 of 6 runs finished",
+               "arms": {"zs_disease_keep": {"zs-bmg-seen": f1(0.8), "zs-bmg-unseen": f1(0.1)},
+                        "zs_disease_drop": {"zs-bmg-seen": f1(0.8), "zs-bmg-unseen": f1(0.2)}}, "comparisons": []}  # fmt: skip
+    text = "\n".join(render.render_zero_shot_drop(disease))
+    assert text.startswith("### The same with Disease held out") and "**partial: 2 of 6 runs finished**" in text
+    assert "| BMG test, held-out families | 10.0 ± 1.0 | 20.0 ± 1.0 |" in text
 
 
 def test_readme_reports_the_controls_and_real_text_grids_from_the_json():
