@@ -22,6 +22,7 @@ import sys
 from typing import List, Optional, Tuple
 
 import datasets
+import numpy as np
 import transformers
 from transformers import HfArgumentParser, set_seed
 
@@ -118,19 +119,43 @@ def label_family_sampler(data_args: KoGNERDataArguments) -> Optional[LabelFamily
     )  # fmt: skip
 
 
-def drop_held_out_examples(dataset, families: Optional[LabelFamilySampler]):
-    """The training examples none of whose spans belongs to a held-out label family (``--held_out_examples drop``)."""
+def _without_held_out_examples(dataset, families: Optional[LabelFamilySampler], option: str):
+    """``dataset`` less the examples with a span of a held-out label family, and those families."""
     if families is None or not families.held_out_families:
-        raise KoGNERUserError("--held_out_examples drop needs held-out families: --label_families with --held_out_families "
-                              "or --held_out_entity_types")  # fmt: skip
+        raise KoGNERUserError(f"--held_out_examples {option} needs held-out families: --label_families with "
+                              "--held_out_families or --held_out_entity_types")  # fmt: skip
     held = set(families.held_out_families)
     if not any(span.get("families") for ex in dataset.select(range(min(100, len(dataset)))) for span in ex["ner"]):
-        raise KoGNERUserError("--held_out_examples drop needs span families, which this training split does not have: "
+        raise KoGNERUserError(f"--held_out_examples {option} needs span families, which this training split does not have: "
                               "build the corpus with label families (`python -m data_builders.bmg_ner` without --no-label-families)")  # fmt: skip
     kept = dataset.filter(lambda ex: not any(held & set(span.get("families") or []) for span in ex["ner"]),
-                          desc="dropping sentences with held-out families")  # fmt: skip
+                          desc="finding sentences with held-out families")  # fmt: skip
+    return kept, held
+
+
+def drop_held_out_examples(dataset, families: Optional[LabelFamilySampler]):
+    """The training examples none of whose spans belongs to a held-out label family (``--held_out_examples drop``)."""
+    kept, held = _without_held_out_examples(dataset, families, "drop")
     logger.info(f"--held_out_examples drop: {len(dataset) - len(kept)} of {len(dataset)} training sentences mention a "
                 f"held-out family ({sorted(held)}) and leave the training split; {len(kept)} remain")
+    return kept
+
+
+def size_matched_held_out_examples(dataset, families: Optional[LabelFamilySampler], seed: int):
+    """``--held_out_examples keep_size_matched``: the data-quantity control of 'drop'.
+
+    As many training sentences as 'drop' would leave, drawn uniformly at random (``seed``) from the whole split, so
+    held-out families' mentions stay in (as negatives) in about the proportion of the full split. 'drop' against this
+    arm measures leaving the held-out mentions out with the number of training sentences held fixed.
+    """
+    size = len(_without_held_out_examples(dataset, families, "keep_size_matched")[0])
+    indices = sorted(np.random.default_rng(seed).choice(len(dataset), size=size, replace=False).tolist())
+    kept = dataset.select(indices)
+    held = set(families.held_out_families)
+    with_held = sum(any(held & set(span.get("families") or []) for span in ex["ner"]) for ex in kept)
+    logger.info(f"--held_out_examples keep_size_matched: {size} of {len(dataset)} training sentences drawn at random "
+                f"(seed {seed}), the number 'drop' leaves; {with_held} of them mention a held-out family ({sorted(held)}) "
+                "and stay as negatives")
     return kept
 
 
@@ -187,6 +212,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                     f"{sorted(families.held_out_families)}, names never trained: {families.held_out_label_names()}")
     if data_args.held_out_examples == "drop":
         train_dataset = drop_held_out_examples(train_dataset, families)
+    elif data_args.held_out_examples == "keep_size_matched":
+        train_dataset = size_matched_held_out_examples(train_dataset, families, seed=training_args.seed)
 
     model = build_model(model_args)
     trainer = KoGNERTrainer(

@@ -17,6 +17,8 @@ ARM_NAMES = {
     "zs_canonical_drop": "one name per type, held-out families' sentences dropped",
     "zs_disease_keep": "label families (held out: Disease), its sentences kept",
     "zs_disease_drop": "label families (held out: Disease), its sentences dropped",
+    "zs_families_size_matched": "label families, held-out mentions kept, random subset the size of drop's",
+    "zs_disease_size_matched": "label families (held out: Disease), its mentions kept, random subset the size of drop's",
 }  # fmt: skip
 
 

@@ -99,15 +99,16 @@ class KoGNERDataArguments:
     held_out_examples: str = field(
         default="keep",
         metadata={"help": "Training sentences that mention an entity of a held-out family: 'keep' (its spans are then "
-                          "negatives of every label asked) or 'drop' (the sentence leaves the training split; the count "
-                          "is logged), the usual protocol of label-disjoint (zero-shot) NER."},
+                          "negatives of every label asked), 'drop' (the sentence leaves the training split; the count "
+                          "is logged), the usual protocol of label-disjoint (zero-shot) NER, or 'keep_size_matched' (drop's "
+                          "control: a random subset, seeded by --seed, of the size 'drop' would leave)."},
     )
 
     def __post_init__(self):
         if self.label_family_names not in ("all", "canonical"):
             raise ValueError(f"--label_family_names must be 'all' or 'canonical', got {self.label_family_names!r}")
-        if self.held_out_examples not in ("keep", "drop"):
-            raise ValueError(f"--held_out_examples must be 'keep' or 'drop', got {self.held_out_examples!r}")
+        if self.held_out_examples not in ("keep", "drop", "keep_size_matched"):
+            raise ValueError(f"--held_out_examples must be 'keep', 'drop' or 'keep_size_matched', got {self.held_out_examples!r}")
         if not self.dataset_name_or_path:
             raise ValueError("--dataset_name_or_path is required (a BMG-NER folder built by `python -m data_builders.bmg_ner`)")
         for name in ("max_train_samples", "max_eval_samples"):

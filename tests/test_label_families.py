@@ -200,8 +200,35 @@ def test_held_out_examples_drop_removes_exactly_the_sentences_with_a_held_out_fa
         drop_held_out_examples(bare, sampler)
     from kogner_training.arguments import KoGNERDataArguments
 
-    with pytest.raises(ValueError, match="--held_out_examples must be 'keep' or 'drop'"):
+    with pytest.raises(ValueError, match="--held_out_examples must be 'keep', 'drop' or 'keep_size_matched'"):
         KoGNERDataArguments(dataset_name_or_path="x", held_out_examples="remove")
+
+
+def test_keep_size_matched_draws_as_many_sentences_as_drop_leaves_at_random(caplog):
+    import datasets
+
+    from modeling_kogner.errors_kogner import KoGNERUserError
+    from train import drop_held_out_examples, size_matched_held_out_examples
+
+    rows = [{"tokenized_text": [f"s{i}"], "ner": [{"start": 0, "end": 0, "label": "x",
+                                                  "families": ["phenotype"] if i % 3 == 0 else ["drug"]}]} for i in range(60)]
+    dataset = datasets.Dataset.from_list(rows)
+    sampler = LabelFamilySampler(FAMILIES, held_out_entity_types=["Phenotype"])
+    dropped = drop_held_out_examples(dataset, sampler)
+    assert len(dropped) == 40
+    with caplog.at_level("INFO"):
+        matched = size_matched_held_out_examples(dataset, sampler, seed=0)
+    assert len(matched) == 40
+    words = [r["tokenized_text"][0] for r in matched]
+    assert len(set(words)) == 40 and words == sorted(words, key=lambda w: int(w[1:]))  # distinct, in corpus order
+    with_held = sum(r["ner"][0]["families"] == ["phenotype"] for r in matched)
+    assert 0 < with_held < 20  # held-out mentions stay in, as negatives (not the first 40 rows, not drop's subset)
+    assert f"{with_held} of them mention a held-out family" in caplog.text
+    again = [r["tokenized_text"][0] for r in size_matched_held_out_examples(dataset, sampler, seed=0)]
+    other = [r["tokenized_text"][0] for r in size_matched_held_out_examples(dataset, sampler, seed=1)]
+    assert again == words and other != words  # seeded
+    with pytest.raises(KoGNERUserError, match="keep_size_matched needs held-out families"):
+        size_matched_held_out_examples(dataset, LabelFamilySampler(FAMILIES), seed=0)
 
 
 def test_every_span_is_gold_for_each_prompted_name_of_its_families():
