@@ -54,10 +54,32 @@ def main(argv=None) -> int:
         cpu.append(time.process_time() - c0)
     result = {"entities": m, "mentions": args.mentions, "threads": args.threads,
               "search_ms_wall": round(1000 * statistics.median(wall), 2), "search_ms_cpu": round(1000 * statistics.median(cpu), 2),
+              "matmul_layouts": matmul_layouts(index.vectors["text"], args.repeats, g),
               "load_average": list(os.getloadavg()), "provenance": provenance()}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "provenance"}))
     return 0
+
+
+def matmul_layouts(table: torch.Tensor, repeats: int, generator: torch.Generator, sizes=(1, 2, 3, 4, 8, 16, 64)):
+    """Median ms of the [n, M] cosines two ways, interleaved in one run: ``queries @ table.T`` (query-major, what
+    ``KGIndex.similarity`` did before) and ``cosine_scores`` (the table as the GEMM's row-major left operand)."""
+    from modeling_kogner.linking_kogner import cosine_scores
+
+    out = []
+    for n in sizes:
+        q = torch.nn.functional.normalize(torch.randn(n, table.size(1), generator=generator), dim=-1)
+        gap = float((q @ table.T - cosine_scores(q, table)).abs().max())
+        times = {"query_major": [], "table_major": []}
+        for _ in range(repeats):
+            for name, fn in (("query_major", lambda: q @ table.T), ("table_major", lambda: cosine_scores(q, table))):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        row = {k: round(1000 * statistics.median(v), 3) for k, v in times.items()}
+        out.append({"mentions": n, "ms_query_major": row["query_major"], "ms_table_major": row["table_major"],
+                    "max_abs_diff": gap})  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

@@ -76,6 +76,15 @@ _PRIOR_SCALE = 1e-3
 _MAX_LABEL_RUNS = 256  # more runs than this (rows not grouped by type): one dense matmul instead
 
 
+def cosine_scores(queries: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """[n, M] ``queries`` [n, d] against the rows of ``table`` [M, d], computed as ``(table @ queries.T).T``.
+
+    The same products as ``queries @ table.T``; with the large table as the GEMM's row-major left operand, a
+    handful of queries (a sentence's mentions) reads it once and avoids the slow small-``n`` path of the
+    transposed layout (``bench/linking_search.py`` times both side by side)."""
+    return torch.mm(table, queries.T).T
+
+
 @dataclass
 class LinkerSettings:
     """How mentions are scored; saved in ``index_config.json`` and overridable per call.
@@ -356,14 +365,14 @@ class KGIndex:
             raise ValueError(f"{signal} queries have width {queries.size(-1)}, the index stores {table.size(1)}")
         queries = F.normalize(queries.float(), dim=-1)
         if mask is None or len(self.label_runs) > _MAX_LABEL_RUNS:
-            return queries @ table.T
+            return cosine_scores(queries, table)
         out = torch.zeros(queries.size(0), table.size(0))
         for start, end, _ in self.label_runs:
             rows = mask[:, start]  # a run's rows share one label, so one mask column stands for the run
             if bool(rows.all()):
-                out[:, start:end] = queries @ table[start:end].T
+                out[:, start:end] = cosine_scores(queries, table[start:end])
             elif bool(rows.any()):
-                out[rows, start:end] = queries[rows] @ table[start:end].T
+                out[rows, start:end] = cosine_scores(queries[rows], table[start:end])
         return out
 
     def combine(self, signal_scores: Mapping[str, torch.Tensor], weights: Mapping[str, float], mask: torch.BoolTensor) -> torch.Tensor:
@@ -455,14 +464,16 @@ def kg_head_queries(model, batch_words: Sequence[Sequence[str]], mentions: Seque
     processor = KoGNERProcessor.from_model(model)
     reps: List[torch.Tensor] = []
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     for b in range(0, len(keys), batch_size):
         chunk = keys[b : b + batch_size]
         prompt = list(labels)[: model.config.max_types]  # the label prompt only shapes the context; one group suffices
         enc = processor.encode([list(batch_words[t][lo:hi]) for t, lo, hi in chunk], [prompt] * len(chunk))
         enc = {k: v.to(model.device) for k, v in enc.items()}
         reps.append(model(**enc, output_span_reps=True).span_reps.float().cpu())
-    model.train(was_training)
+    if was_training:
+        model.train()
     if not spans:
         return torch.zeros(0, model.config.kg_hidden_size)
     width_max = max(r.size(1) for r in reps)

@@ -479,7 +479,8 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         """One eval-mode forward of a numpy batch (the training mode is restored): sigmoid span scores
         [B, T, w, C] and, ``with_kg``, ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] (else None)."""
         was_training = self.training
-        self.eval()
+        if was_training:  # train(mode) walks every submodule: skip it when already in eval mode
+            self.eval()
         try:
             enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
             out = self(**enc, output_span_reps=with_kg)  # without: the fused scorer, s_pq never materialised
@@ -489,7 +490,8 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
             batch, words, width = out.logits.shape[:3]
             return probs, self.kg_span_head(out.span_reps).view(batch, words, width, -1).float().cpu().numpy()
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
 
     def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
         """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""

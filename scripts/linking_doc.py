@@ -106,6 +106,15 @@ def main(argv=None) -> int:
                      "|---|---|---|---|---|---|\n" + "\n".join(
                          f"| {r['entities']} | {r['mentions']} | {r['threads']} | {r['search_ms_wall']} | {r['search_ms_cpu']} | "
                          f"{', '.join(f'{x:.1f}' for x in r['load_average'])} |" for r in rows) + "\n")  # fmt: skip
+        layouts = [(r, row) for r in rows for row in r.get("matmul_layouts", [])]
+        if layouts:
+            parts.append("The text signal's cosines against the 47k-row table, two layouts of the same products timed "
+                         "interleaved in the same run (median ms; `KGIndex.similarity` uses the table-major one):\n\n"
+                         "| threads | mentions | queries @ table.T | (table @ queries.T).T | max abs. diff | load average |\n"
+                         "|---|---|---|---|---|---|\n" + "\n".join(
+                             f"| {r['threads']} | {row['mentions']} | {row['ms_query_major']} | {row['ms_table_major']} | "
+                             f"{row['max_abs_diff']:.1e} | {', '.join(f'{x:.1f}' for x in r['load_average'])} |"
+                             for r, row in layouts) + "\n")  # fmt: skip
     for name, per_model in results["results"].items():
         for model, res in per_model.items():
             if "sample" in res:

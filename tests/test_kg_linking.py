@@ -335,6 +335,17 @@ def test_lazy_context_gives_the_links_of_full_context_with_fewer_sentence_forwar
         LinkerSettings(context="sometimes")
 
 
+def test_cosine_scores_are_the_query_major_products():
+    from modeling_kogner.linking_kogner import cosine_scores
+
+    g = torch.Generator().manual_seed(1)
+    table = torch.randn(37, 16, generator=g)
+    for n in (0, 1, 2, 3, 7):
+        queries = torch.randn(n, 16, generator=g)
+        got = cosine_scores(queries, table)
+        assert got.shape == (n, 37) and torch.allclose(got, queries @ table.T, atol=1e-5)
+
+
 def test_masked_similarity_scores_only_compatible_entities_and_equals_the_dense_matmul_there():
     import modeling_kogner.linking_kogner as linking
 

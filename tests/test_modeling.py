@@ -176,6 +176,19 @@ def test_predict_entities_offsets_map_back(model):
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), "flat mode must not overlap"
 
 
+def test_inference_leaves_the_training_mode_as_it_found_it(model):
+    was_training = model.training
+    try:
+        model.train()
+        model.predict_entities("BRCA1 mutations cause breast cancer", ["gene", "disease"], threshold=0.0)
+        assert all(m.training for m in model.modules())
+        model.eval()
+        model.predict_entities("BRCA1 mutations cause breast cancer", ["gene", "disease"], threshold=0.0)
+        assert not any(m.training for m in model.modules())
+    finally:
+        model.train(was_training)
+
+
 def test_bad_inference_input(model):
     assert model.predict_entities("", ["gene"]) == []
     assert model.predict_entities("   ", ["gene"]) == []
