@@ -453,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --link: the KG the model's kg_index was built from; adds the balanced set of ambiguous "
                              "surface forms in context (every entity sharing a surface form is the gold once)")
     parser.add_argument("--link-kg-format", default=None, help="format of --link-kg (detected when not given)")
+    parser.add_argument("--link-text-backend", default=None, choices=["auto", "onnx", "onnx-int8", "torch"],
+                        help="with --link: where the text signal's encoder runs (default: each index's own setting)")
     parser.add_argument("--compare-paper", action="store_true",
                         help="add the paper's Table 2 columns (KoGNER, GLiNER (ft)) to the Markdown table, for reference")
     return parser
@@ -554,7 +556,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
             kg = load_kg_argument(args.link_kg, args.link_kg_format, "--link-kg")
         return run_link_evaluation(model_paths, dataset_paths, label_maps, args.output_dir, args.device, kg=kg,
-                                   kg_path=args.link_kg)  # fmt: skip
+                                   kg_path=args.link_kg, text_backend=args.link_text_backend)  # fmt: skip
     made = _provenance(model_paths, dataset_paths, dev_paths)  # before the run: the code and inputs it starts from
     models = {name: (lambda p=path: _load_model(p, args.device)) for name, path in model_paths.items()}
     results = run_evaluation(models, eval_datasets, args.threshold, args.multi_label, args.batch_size, grid, model_paths)

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     from kogner_training.provenance import provenance
     from modeling_kogner import KoGNERModel
     from modeling_kogner.linking_kogner import KGIndex
-    from modeling_kogner.text_encoder_kogner import export_text_encoder_onnx
+    from modeling_kogner.text_encoder_kogner import export_text_encoder_onnx, quantize_text_encoder_onnx
 
     model = KoGNERModel.from_pretrained(args.model).eval()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -87,6 +87,9 @@ def main(argv=None) -> int:
     onnx_export_s = time.perf_counter() - t1
     onnx_mb = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 2**20 - size_mb
     t1 = time.perf_counter()
+    int8_file = quantize_text_encoder_onnx(tmp)  # the opt-in text_backend="onnx-int8" (it can change links)
+    int8_s, int8_mb = time.perf_counter() - t1, int8_file.stat().st_size / 2**20
+    t1 = time.perf_counter()
     index = KGIndex.load(tmp)
     load_s = time.perf_counter() - t1
     model.kg_index = index
@@ -102,6 +105,8 @@ def main(argv=None) -> int:
                         f"alias+text+kg{suffix}": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "auto", backend),
                         f"alias+text (context always{suffix})": ({"alias": 1.0, "text": 1.0}, "always", backend),
                         f"alias+text+kg (context always{suffix})": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "always", backend)})  # fmt: skip
+    configs.update({"alias+text, onnx-int8": ({"alias": 1.0, "text": 1.0}, "auto", "onnx-int8"),
+                    "alias+text+kg, onnx-int8": ({"alias": 1.0, "text": 1.0, "kg": 1.0}, "auto", "onnx-int8")})
     if index.graph is not None:  # the collective signal (off by default): a pass over the edge list per mention with company
         configs["alias+text+kg+graph, onnx"] = ({"alias": 1.0, "text": 1.0, "kg": 1.0, "graph": 1.0}, "auto", "onnx")
     def configure(name):
@@ -130,6 +135,13 @@ def main(argv=None) -> int:
         batched[name] = round(1000 * statistics.median(batch_wall) / len(SENTENCES), 2)
         batched_cpu[name] = round(1000 * statistics.median(batch_cpu) / len(SENTENCES), 2)
     mentions = sum(len(model.predict_entities(s, LABELS, threshold=0.5)) for s in SENTENCES)
+    # do the int8 queries pick the links the fp32 ones do? (alias+text+kg; a check on the bench sentences only:
+    # accuracy is measured with eval.py --link --link-text-backend onnx-int8)
+    top1 = {}
+    for backend in ("onnx", "onnx-int8"):
+        configure(f"alias+text+kg, {backend}")
+        top1[backend] = [e["kg_id"] for s in SENTENCES for e in model.predict_entities(s, LABELS, threshold=0.5, link=True)]
+    int8_agreement = {"entities": len(top1["onnx"]), "same_top1": sum(a == b for a, b in zip(top1["onnx"], top1["onnx-int8"]))}
     # how many sentence forwards the lazy rule kept (three signals, one call per sentence)
     from modeling_kogner.tokenization_kogner import split_words
 
@@ -150,7 +162,8 @@ def main(argv=None) -> int:
     result = {
         "entities": len(index), "types": index.label_names, "vectors": {k: list(v.shape) for k, v in index.vectors.items()},
         "kg_vectors_random_for_timing": random_kg, "index_build_s": round(build_s, 1), "index_build_cpu_s": round(build_cpu_s, 1), "index_load_s": round(load_s, 2),
-        "index_size_mb": round(size_mb, 1), "text_onnx_export_s": round(onnx_export_s, 1), "text_onnx_mb": round(onnx_mb, 1), "threads": args.threads, "sentences": len(SENTENCES),
+        "index_size_mb": round(size_mb, 1), "text_onnx_export_s": round(onnx_export_s, 1), "text_onnx_mb": round(onnx_mb, 1),
+        "text_onnx_int8_s": round(int8_s, 1), "text_onnx_int8_mb": round(int8_mb, 1), "int8_vs_fp32_top1": int8_agreement, "threads": args.threads, "sentences": len(SENTENCES),
         "mentions_per_sentence": round(mentions / len(SENTENCES), 2), "sentence_forwards_of_text_signal": sentence_forwards,
         "ms_per_sentence": per_config,
         "added_ms_per_sentence": {k: round(v - per_config["ner only"], 2) for k, v in per_config.items() if k != "ner only"},

@@ -15,7 +15,8 @@ Reads the teacher folder (:class:`data_builders.teacher.embeddings.KGEmbeddings`
   (``--no-graph`` leaves it out);
 * ``text_encoder_onnx/`` — that text encoder exported for ONNX Runtime (fp32, checked against PyTorch), which
   makes the text signal several times cheaper on CPU; written when ``onnx`` and ``onnxruntime`` are installed
-  (``pip install 'kogner[onnx]'``) unless ``--no-text-onnx``.
+  (``pip install 'kogner[onnx]'``) unless ``--no-text-onnx``; with ``--text-onnx-int8`` also its int8 copy
+  (``text_backend="onnx-int8"``, opt-in: it can change links).
 """
 
 from __future__ import annotations
@@ -125,10 +126,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--no-graph", action="store_true", help="leave the KG's edges (the graph signal) out of the index")
     parser.add_argument("--no-text-onnx", action="store_true",
                         help="do not export the text encoder for ONNX Runtime (the text signal then runs on PyTorch)")
+    parser.add_argument("--text-onnx-int8", action="store_true",
+                        help="also write its dynamic-int8 copy (text_backend='onnx-int8', only when asked: it can change links)")
     args = parser.parse_args(argv)
     from modeling_kogner.errors_kogner import KoGNERUserError, check_model_source, require_dir
 
     require_dir(args.kg_embeddings, "--kg-embeddings", "give the folder `python -m data_builders.kg_teacher` wrote")
+    if args.text_onnx_int8 and args.no_text_onnx:
+        raise KoGNERUserError("--text-onnx-int8 quantizes the ONNX export that --no-text-onnx turns off: drop one of them")
     check_model_source(args.model, "--model")  # before any weights are loaded
     if args.settings:
         try:
@@ -154,12 +159,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except ImportError:
             onnx = None
         if onnx is None or not onnxruntime_available():
+            if args.text_onnx_int8:
+                raise KoGNERUserError("--text-onnx-int8 needs onnx and onnxruntime: pip install 'kogner[onnx]'")
             logger.info("text encoder not exported for ONNX Runtime (needs onnx + onnxruntime: pip install 'kogner[onnx]'); "
                         "the text signal runs on PyTorch")  # fmt: skip
         else:
             t1 = time.time()
             folder = export_text_encoder_onnx(index.config["text_encoder"], out, index.config["text_max_length"])
             logger.info("wrote %s (the text signal's encoder for ONNX Runtime) in %.1f s", folder, time.time() - t1)
+            if args.text_onnx_int8:
+                from modeling_kogner.text_encoder_kogner import quantize_text_encoder_onnx
+
+                logger.info("wrote %s (int8; text_backend='onnx-int8')", quantize_text_encoder_onnx(out))
     return 0
 
 

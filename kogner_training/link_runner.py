@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 from modeling_kogner.linking_kogner import LinkerSettings, link_predictions
+from modeling_kogner.linking_kogner import text_backend as resolve_text_backend
 
 __all__ = ["benchmark_linking", "results_to_markdown", "run_link_evaluation"]
 
@@ -152,10 +153,11 @@ def _kg_folder(kg_path: str) -> str:
 
 def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[str, str], label_maps: Mapping[str, Mapping],
                         output_dir: str, device: Optional[str] = None, seed: int = 0, sample_size: int = 50,
-                        kg=None, kg_path: Optional[str] = None) -> Dict[str, Any]:
+                        kg=None, kg_path: Optional[str] = None, text_backend: Optional[str] = None) -> Dict[str, Any]:
     """Evaluate linking for every model × dataset; BMG folders first, so benchmarks use their tuned settings.
     ``kg``: the KnowledgeGraph the indexes were built from (``--link-kg``, read from ``kg_path``), for the
-    balanced ambiguous set in context on every BMG folder."""
+    balanced ambiguous set in context on every BMG folder. ``text_backend``: run every index's text signal there
+    (``LinkerSettings.text_backend``; recorded in the results)."""
     from data_builders.bmg_ner import load_corpus
     from eval import _load_model, gold_labels, load_benchmark
     from kogner_training.link_evaluation import check_kg_matches_index, evaluate_linking
@@ -165,7 +167,7 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
     made = provenance(inputs={**{f"model:{k}": v for k, v in model_paths.items()},
                               **{f"dataset:{k}": v for k, v in dataset_paths.items()},
                               **({"kg": _kg_folder(kg_path)} if kg_path else {})})  # before the run: the code it starts from
-    results: Dict[str, Any] = {"models": dict(model_paths), "datasets": {}, "results": {}}
+    results: Dict[str, Any] = {"models": dict(model_paths), "datasets": {}, "results": {}, "text_backend": {}}
     ordered = sorted(dataset_paths.items(), key=lambda kv: not Path(kv[1]).is_dir())
     for model_name, path in model_paths.items():
         model = _load_model(path, device)
@@ -177,6 +179,10 @@ def run_link_evaluation(model_paths: Mapping[str, str], dataset_paths: Mapping[s
                 check_kg_matches_index(model.kg_index, set(kg.entities["id"].astype(str)), kg.source)
             except ValueError as err:
                 raise KoGNERUserError(f"--link-kg {kg_path}: {err} (model {model_name!r})") from err
+        if text_backend is not None:
+            model.kg_index.settings.text_backend = text_backend
+        if "text" in model.kg_index.signals:  # the backend it resolves to; a missing export is an error here, not later
+            results["text_backend"][model_name] = resolve_text_backend(model.kg_index, model.kg_index.settings)
         tuned: Optional[LinkerSettings] = None
         for name, data_path in ordered:
             if Path(data_path).is_dir():

@@ -59,7 +59,8 @@ import torch
 import torch.nn.functional as F
 
 from .names_kogner import compatible_labels, entity_label, name_key
-from .text_encoder_kogner import BACKENDS, TEXT_ONNX_DIR, MentionTextEncoder, has_text_onnx, onnxruntime_available
+from .text_encoder_kogner import (BACKENDS, TEXT_ONNX_DIR, TEXT_ONNX_FILE, TEXT_ONNX_INT8_FILE, MentionTextEncoder,
+                                  has_text_onnx, onnxruntime_available)  # fmt: skip
 
 __all__ = ["KG_INDEX_DIR", "SIGNALS", "KGGraph", "KGIndex", "LinkerSettings", "MentionTextEncoder", "graph_scores", "link_predictions",
            "load_kg_index", "text_backend"]
@@ -101,7 +102,8 @@ class LinkerSettings:
             every mention's sentence.
         text_backend: where the text signal's encoder runs: ``"onnx"`` (ONNX Runtime, the index's
             ``text_encoder_onnx/`` export), ``"torch"``, or ``"auto"``: ONNX when the index has the export and
-            ``onnxruntime`` is installed, else PyTorch (:mod:`~modeling_kogner.text_encoder_kogner`).
+            ``onnxruntime`` is installed, else PyTorch; ``"onnx-int8"``: the export's int8 copy (only when asked:
+            it can change links, :mod:`~modeling_kogner.text_encoder_kogner`).
         graph_candidates: how many of another mention's best candidates are its partners in the ``graph`` signal.
         graph_rerank: the ``graph`` signal reranks each mention's this many best candidates under the other signals;
             every other entity gets 0 from it (a KG neighbour of a partner is not a candidate for that alone).
@@ -597,8 +599,16 @@ def _chunks(texts: Sequence[int], size: int) -> List[Tuple[int, int]]:
 
 
 def text_backend(index: KGIndex, settings: LinkerSettings) -> str:
-    """The backend ``settings.text_backend`` resolves to for ``index`` (``"onnx"`` or ``"torch"``)."""
+    """The backend ``settings.text_backend`` resolves to for ``index`` (``"onnx"``, ``"onnx-int8"`` or ``"torch"``)."""
     exported = has_text_onnx(index.folder)
+    if settings.text_backend == "onnx-int8":
+        if not has_text_onnx(index.folder, int8=True):
+            raise ValueError("text_backend='onnx-int8' needs the KG index's text_encoder_onnx/model_int8.onnx, which this "
+                             "index does not have: rebuild it with `kogner build-kg-index --text-onnx-int8`, or use "
+                             "text_backend='auto'")  # fmt: skip
+        if not onnxruntime_available():
+            raise ImportError("text_backend='onnx-int8' needs onnxruntime: pip install 'kogner[onnx]', or use text_backend='auto'")
+        return "onnx-int8"
     if settings.text_backend == "onnx":
         if not exported:
             raise ValueError("text_backend='onnx' needs the KG index's text_encoder_onnx/ export, which this index "
@@ -617,9 +627,10 @@ def _text_encoder(model, index: KGIndex, settings: LinkerSettings) -> MentionTex
     backend = text_backend(index, settings)
     encoders = model.__dict__.setdefault("_kg_text_encoders", {})
     if backend not in encoders:
-        onnx_folder = os.path.join(index.folder, TEXT_ONNX_DIR) if backend == "onnx" else None
+        onnx_folder = os.path.join(index.folder, TEXT_ONNX_DIR) if backend.startswith("onnx") else None
         encoders[backend] = MentionTextEncoder(index.config.get("text_encoder", DEFAULT_TEXT_ENCODER),
-                                               index.config.get("text_max_length", 64), onnx_folder=onnx_folder)  # fmt: skip
+                                               index.config.get("text_max_length", 64), onnx_folder=onnx_folder,
+                                               onnx_file=TEXT_ONNX_INT8_FILE if backend == "onnx-int8" else TEXT_ONNX_FILE)  # fmt: skip
     return encoders[backend]
 
 

@@ -11,8 +11,14 @@ Runtime's fused graph removes. ``kogner build-kg-index`` therefore exports the e
 
 and :class:`MentionTextEncoder` runs it when ``onnxruntime`` is installed (``LinkerSettings.text_backend``:
 ``"auto"`` — the default —, ``"onnx"`` or ``"torch"``). The export is fp32 and checked against the PyTorch
-encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same links. Dynamic int8 is not
-offered: it changes the embeddings, and with them the links.
+encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same links.
+
+``kogner build-kg-index --text-onnx-int8`` adds ``model_int8.onnx`` (:func:`quantize_text_encoder_onnx`: dynamic
+int8, per output channel, the MatMul weights only), which ``text_backend="onnx-int8"`` runs — never ``"auto"``.
+Only the mention/sentence queries go through it; the index's ``text`` rows stay those of the fp32 encoder. It
+changes the embeddings (its cosine to fp32 on the export example is recorded, and below 0.98 it is not written)
+and so can change links: its accuracy is measured next to fp32 (``eval.py --link --link-text-backend``) and its
+speed in ``bench/linking.py`` before anyone should choose it.
 
 This file needs torch + transformers only; ``onnx`` / ``onnxruntime`` are imported when used.
 """
@@ -30,12 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["TEXT_ONNX_DIR", "MentionTextEncoder", "export_text_encoder_onnx", "has_text_onnx", "resolve_text_encoder"]
+__all__ = ["TEXT_ONNX_DIR", "MentionTextEncoder", "export_text_encoder_onnx", "has_text_onnx", "quantize_text_encoder_onnx",
+           "resolve_text_encoder"]  # fmt: skip
 
 TEXT_ONNX_DIR = "text_encoder_onnx"
 TEXT_ONNX_FILE = "model.onnx"
+TEXT_ONNX_INT8_FILE = "model_int8.onnx"
 TEXT_ONNX_INFO = "export_info.json"
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+_MIN_INT8_COSINE = 0.98
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _EXAMPLE = ["BRCA1", "chronic myeloid leukemia", "Imatinib inhibits BCR-ABL1 in chronic myeloid leukemia ."]
 _MAX_EXPORT_DIFF = 1e-4
@@ -56,9 +65,10 @@ def resolve_text_encoder(name: str) -> str:
     return name
 
 
-def has_text_onnx(index_folder) -> bool:
-    """Whether an index folder holds an exported text encoder."""
-    return index_folder is not None and os.path.isfile(os.path.join(index_folder, TEXT_ONNX_DIR, TEXT_ONNX_FILE))
+def has_text_onnx(index_folder, int8: bool = False) -> bool:
+    """Whether an index folder holds an exported text encoder (``int8``: its quantized copy)."""
+    name = TEXT_ONNX_INT8_FILE if int8 else TEXT_ONNX_FILE
+    return index_folder is not None and os.path.isfile(os.path.join(index_folder, TEXT_ONNX_DIR, name))
 
 
 def onnxruntime_available() -> bool:
@@ -91,12 +101,14 @@ class MentionTextEncoder:
         max_length: sub-tokens per text (the teacher's ``text_max_length``).
         onnx_folder: a ``text_encoder_onnx/`` folder (:func:`export_text_encoder_onnx`): run that graph on ONNX
             Runtime instead of PyTorch (``backend == "onnx"``); its own tokenizer files are used.
+        onnx_file: which graph of ``onnx_folder``: ``model.onnx`` (fp32) or ``model_int8.onnx``
+            (:func:`quantize_text_encoder_onnx`; ``backend == "onnx-int8"``).
         num_threads: ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``, so both backends use
             the same number of cores).
     """
 
     def __init__(self, name_or_path: str, max_length: int = 64, device=None, onnx_folder=None,
-                 num_threads: Optional[int] = None):  # fmt: skip
+                 num_threads: Optional[int] = None, onnx_file: str = TEXT_ONNX_FILE):  # fmt: skip
         from transformers import AutoTokenizer
 
         self.max_length, self.name_or_path = max_length, name_or_path
@@ -111,11 +123,11 @@ class MentionTextEncoder:
             # runs next in the same process (measured side by side in bench/linking.py)
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.tokenizer = AutoTokenizer.from_pretrained(onnx_folder)
-            self.session = ort.InferenceSession(os.path.join(onnx_folder, TEXT_ONNX_FILE), sess_options=options,
+            self.session = ort.InferenceSession(os.path.join(onnx_folder, onnx_file), sess_options=options,
                                                 providers=["CPUExecutionProvider"])  # fmt: skip
             self.input_names = [i.name for i in self.session.get_inputs()]
             self.hidden_size = int(self.session.get_outputs()[0].shape[-1])
-            self.backend, self.model = "onnx", None
+            self.backend, self.model = ("onnx-int8" if onnx_file == TEXT_ONNX_INT8_FILE else "onnx"), None
             return
         from transformers import AutoModel
 
@@ -204,3 +216,46 @@ def export_text_encoder_onnx(name_or_path: str, index_folder, max_length: int = 
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def quantize_text_encoder_onnx(index_folder) -> Path:
+    """Write ``index_folder/text_encoder_onnx/model_int8.onnx``: the fp32 export with its MatMul weights in dynamic
+    int8, per output channel (the embeddings and LayerNorms stay fp32).
+
+    Both graphs embed the export example; the lowest cosine between their vectors is recorded under ``int8`` in
+    ``export_info.json``, and below 0.98 nothing is written (an error). Needs :func:`export_text_encoder_onnx` first."""
+    try:
+        import numpy as np
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise ImportError("quantizing the text encoder needs onnxruntime: pip install 'kogner[onnx]'") from err
+    from transformers import AutoTokenizer
+
+    folder = Path(index_folder) / TEXT_ONNX_DIR
+    if not has_text_onnx(index_folder):
+        raise FileNotFoundError(f"{folder / TEXT_ONNX_FILE} does not exist: export the fp32 text encoder first "
+                                "(`kogner build-kg-index` without --no-text-onnx)")  # fmt: skip
+    started = time.perf_counter()
+    target, tmp = folder / TEXT_ONNX_INT8_FILE, folder / (TEXT_ONNX_INT8_FILE + ".partial")
+    try:
+        quantize_dynamic(str(folder / TEXT_ONNX_FILE), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])  # fmt: skip
+        enc = AutoTokenizer.from_pretrained(folder)(_EXAMPLE, padding=True, return_tensors="np")
+        info = json.loads((folder / TEXT_ONNX_INFO).read_text())
+        feeds = {k: enc[k].astype("int64") for k in info.get("inputs", _INPUTS) if k in enc}
+        fp32, int8 = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+                      for p in (folder / TEXT_ONNX_FILE, tmp))  # fmt: skip
+        cosine = float(np.min((fp32 * int8).sum(-1) / (np.linalg.norm(fp32, axis=-1) * np.linalg.norm(int8, axis=-1))))
+        if cosine < _MIN_INT8_COSINE:
+            raise RuntimeError(f"the int8 text encoder's vectors reach only cosine {cosine:.4f} to fp32 on the export "
+                               f"example (< {_MIN_INT8_COSINE}); not written")  # fmt: skip
+        info["int8"] = {"file": TEXT_ONNX_INT8_FILE, "quantization": "dynamic int8, per channel, MatMul weights only",
+                        "min_cosine_to_fp32_on_export_example": round(cosine, 5),
+                        "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        (folder / TEXT_ONNX_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.rename(target)
+    return target

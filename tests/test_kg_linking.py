@@ -476,6 +476,9 @@ def test_link_kg_that_does_not_hold_the_index_is_a_clear_user_error(model, tiny_
                            pd.DataFrame({"head": [], "relation": [], "tail": []}), source="some other KG")  # fmt: skip
     with pytest.raises(KoGNERUserError, match=r"--link-kg .*: the KG given \(some other KG\) holds 0 of the index's 6"):
         run_link_evaluation({"m": str(tmp_path)}, {"bmg": str(tmp_path)}, {}, str(tmp_path / "out"), kg=other, kg_path=str(tmp_path))
+    # --link-text-backend: an index without the int8 export says so before anything is evaluated
+    with pytest.raises(ValueError, match="--text-onnx-int8"):
+        run_link_evaluation({"m": str(tmp_path)}, {"bmg": str(tmp_path)}, {}, str(tmp_path / "out"), text_backend="onnx-int8")
 
 
 def test_text_encoder_onnx_export_matches_torch_and_travels_with_the_index(model, tiny_bert_path, tmp_path):
@@ -522,6 +525,42 @@ def test_text_encoder_onnx_export_matches_torch_and_travels_with_the_index(model
         LinkerSettings(text_backend="gpu")
 
 
+def test_int8_text_encoder_is_opt_in_close_to_fp32_and_links(model, tiny_bert_path, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from modeling_kogner.linking_kogner import link_predictions, text_backend
+    from modeling_kogner.text_encoder_kogner import (TEXT_ONNX_DIR, TEXT_ONNX_INFO, TEXT_ONNX_INT8_FILE,
+                                                     export_text_encoder_onnx, quantize_text_encoder_onnx)  # fmt: skip
+
+    model.kg_index = make_index(tiny_bert_path, settings={"threshold": 0.0})
+    model.save_pretrained(tmp_path / "saved")
+    folder = tmp_path / "saved" / KG_INDEX_DIR
+    with pytest.raises(FileNotFoundError, match="export the fp32 text encoder first"):
+        quantize_text_encoder_onnx(folder)
+    export_text_encoder_onnx(tiny_bert_path, folder, max_length=32)
+    loaded = KoGNERModel.from_pretrained(tmp_path / "saved").eval()
+    settings = {name: LinkerSettings(**{**vars(loaded.kg_index.settings), "text_backend": name}) for name in ("auto", "onnx-int8")}
+    with pytest.raises(ValueError, match="--text-onnx-int8"):
+        text_backend(loaded.kg_index, settings["onnx-int8"])
+    written = quantize_text_encoder_onnx(folder)
+    assert written == folder / TEXT_ONNX_DIR / TEXT_ONNX_INT8_FILE and written.is_file()
+    assert not (written.parent / (TEXT_ONNX_INT8_FILE + ".partial")).exists()
+    info = json.loads((folder / TEXT_ONNX_DIR / TEXT_ONNX_INFO).read_text())
+    assert info["int8"]["min_cosine_to_fp32_on_export_example"] >= 0.98 and info["onnxruntime_vs_torch_max_abs_diff"] <= 1e-4
+    # only asked for, never picked by "auto"; close to fp32 but not equal (it is another graph)
+    assert text_backend(loaded.kg_index, settings["auto"]) == "onnx"
+    assert text_backend(loaded.kg_index, settings["onnx-int8"]) == "onnx-int8"
+    texts = ["BRCA1", "chronic myeloid leukemia", "Imatinib treats CML in patients with BRCA1 mutations ."]
+    fp32 = MentionTextEncoder(tiny_bert_path, max_length=32, onnx_folder=str(folder / TEXT_ONNX_DIR)).embed(texts)
+    on_int8 = MentionTextEncoder(tiny_bert_path, max_length=32, onnx_folder=str(folder / TEXT_ONNX_DIR), onnx_file=TEXT_ONNX_INT8_FILE)
+    int8 = on_int8.embed(texts)
+    assert on_int8.backend == "onnx-int8" and not torch.equal(int8, fp32)
+    assert (int8 * fp32).sum(-1).min() >= 0.98  # both L2-normalised
+    words, (s, e) = spans_of(TEXT, loaded, ["BRCA1"])
+    links = link_predictions(loaded, [words], [[(s, e, "gene")]], LABELS, top_k=3, settings=settings["onnx-int8"])[0]
+    assert links[0]["kg_candidates"] and loaded._kg_text_encoders["onnx-int8"].backend == "onnx-int8"
+
+
 def test_linking_bench_smoke_times_both_text_backends(model, tiny_bert_path, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
@@ -552,8 +591,10 @@ def test_linking_bench_smoke_times_both_text_backends(model, tiny_bert_path, tmp
         torch.set_num_threads(threads)  # the bench sets the process's thread count
     result = json.loads(out.read_text())
     assert result["entities"] == len(ENTITIES) and result["text_onnx_mb"] > 0
-    for name in ("alias+text", "alias+text, onnx", "alias+text+kg (context always, onnx)"):
+    for name in ("alias+text", "alias+text, onnx", "alias+text+kg (context always, onnx)", "alias+text+kg, onnx-int8"):
         assert name in result["ms_per_sentence"] and name in result["added_ms_per_sentence"]
+    agreement = result["int8_vs_fp32_top1"]
+    assert result["text_onnx_int8_mb"] > 0 and 0 <= agreement["same_top1"] <= agreement["entities"]
 
 
 def test_kg_graph_relatedness_known_answers_and_held_out_pairs(tmp_path):

@@ -296,3 +296,5 @@ def test_build_kg_index_names_its_arguments(tmp_path):
                 r"--model .*no_model: no such folder")  # fmt: skip
     _user_error(build_kg_index.main, "--kg-embeddings", str(teacher), "--model", str(tmp_path), "--settings", "{x",
                 r"--settings .*not JSON")  # fmt: skip
+    _user_error(build_kg_index.main, "--kg-embeddings", str(teacher), "--model", str(tmp_path), "--no-text-onnx",
+                "--text-onnx-int8", r"--text-onnx-int8 quantizes the ONNX export that --no-text-onnx turns off")  # fmt: skip
