@@ -26,6 +26,7 @@ This file needs torch + transformers only; ``onnx`` / ``onnxruntime`` are import
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -239,8 +240,14 @@ def quantize_text_encoder_onnx(index_folder) -> Path:
     started = time.perf_counter()
     target, tmp = folder / TEXT_ONNX_INT8_FILE, folder / (TEXT_ONNX_INT8_FILE + ".partial")
     try:
-        quantize_dynamic(str(folder / TEXT_ONNX_FILE), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"])  # fmt: skip
+        root = logging.getLogger()  # the quantizer logs a line per activation it leaves alone, on the root logger
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(str(folder / TEXT_ONNX_FILE), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul"])  # fmt: skip
+        finally:
+            root.setLevel(level)
         enc = AutoTokenizer.from_pretrained(folder)(_EXAMPLE, padding=True, return_tensors="np")
         info = json.loads((folder / TEXT_ONNX_INFO).read_text())
         feeds = {k: enc[k].astype("int64") for k in info.get("inputs", _INPUTS) if k in enc}
