@@ -14,7 +14,8 @@ and :class:`MentionTextEncoder` runs it when ``onnxruntime`` is installed (``Lin
 encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same links.
 
 ``kogner build-kg-index --text-onnx-int8`` adds ``model_int8.onnx`` (:func:`quantize_text_encoder_onnx`: dynamic
-int8, per output channel, the MatMul weights only), which ``text_backend="onnx-int8"`` runs — never ``"auto"``.
+int8 weights per output channel, the recipe of the NER graph's int8 export), which ``text_backend="onnx-int8"``
+runs — never ``"auto"``.
 Only the mention/sentence queries go through it; the index's ``text`` rows stay those of the fp32 encoder. It
 changes the embeddings (its cosine to fp32 on the export example is recorded, and below 0.98 it is not written)
 and so can change links: its accuracy is measured next to fp32 (``eval.py --link --link-text-backend``) and its
@@ -220,18 +221,20 @@ def export_text_encoder_onnx(name_or_path: str, index_folder, max_length: int = 
 
 
 def quantize_text_encoder_onnx(index_folder) -> Path:
-    """Write ``index_folder/text_encoder_onnx/model_int8.onnx``: the fp32 export with its MatMul weights in dynamic
-    int8, per output channel (the embeddings and LayerNorms stay fp32).
+    """Write ``index_folder/text_encoder_onnx/model_int8.onnx``: the fp32 export with its MatMul/Gemm weights in
+    dynamic int8, per output channel (:func:`~modeling_kogner.export_onnx_kogner.quantize_int8`; the embeddings and
+    LayerNorms stay fp32).
 
     Both graphs embed the export example; the lowest cosine between their vectors is recorded under ``int8`` in
     ``export_info.json``, and below 0.98 nothing is written (an error). Needs :func:`export_text_encoder_onnx` first."""
     try:
         import numpy as np
         import onnxruntime as ort
-        from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:
         raise ImportError("quantizing the text encoder needs onnxruntime: pip install 'kogner[onnx]'") from err
     from transformers import AutoTokenizer
+
+    from .export_onnx_kogner import quantize_int8  # the NER graph's int8 export: one quantisation recipe
 
     folder = Path(index_folder) / TEXT_ONNX_DIR
     if not has_text_onnx(index_folder):
@@ -244,8 +247,7 @@ def quantize_text_encoder_onnx(index_folder) -> Path:
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(str(folder / TEXT_ONNX_FILE), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])  # fmt: skip
+            op_types = quantize_int8(folder / TEXT_ONNX_FILE, tmp)
         finally:
             root.setLevel(level)
         enc = AutoTokenizer.from_pretrained(folder)(_EXAMPLE, padding=True, return_tensors="np")
@@ -257,7 +259,8 @@ def quantize_text_encoder_onnx(index_folder) -> Path:
         if cosine < _MIN_INT8_COSINE:
             raise RuntimeError(f"the int8 text encoder's vectors reach only cosine {cosine:.4f} to fp32 on the export "
                                f"example (< {_MIN_INT8_COSINE}); not written")  # fmt: skip
-        info["int8"] = {"file": TEXT_ONNX_INT8_FILE, "quantization": "dynamic int8, per channel, MatMul weights only",
+        info["int8"] = {"file": TEXT_ONNX_INT8_FILE, "quantization": "dynamic int8 weights per output channel (export_onnx_kogner.quantize_int8)",
+                        "quantized_op_types": op_types,
                         "min_cosine_to_fp32_on_export_example": round(cosine, 5),
                         "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
         (folder / TEXT_ONNX_INFO).write_text(json.dumps(info, indent=2) + "\n")
