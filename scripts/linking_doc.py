@@ -45,6 +45,10 @@ def scale_section(scale: dict) -> str:
         + (f"The text encoder exported for ONNX Runtime in {scale['text_onnx_export_s']} s, {scale['text_onnx_mb']} MB; rows "
            "marked `onnx` run the text signal on it, the others on PyTorch, side by side in this run. "
            if "text_onnx_export_s" in scale else "")
+        + (f"Its int8 copy (`onnx-int8` rows, opt-in) was written in {scale['text_onnx_int8_s']} s, "
+           f"{scale['text_onnx_int8_mb']} MB; on these sentences it gave the fp32 top-1 link (alias+text+kg) for "
+           f"{agree['same_top1']} of {agree['entities']} entities (a check, not an accuracy: see the fp32 / int8 table). "
+           if (agree := scale.get("int8_vs_fp32_top1")) else "")
         + f"Inference on {scale['threads']} threads, {scale['sentences']} sentences, "
         f"{scale['mentions_per_sentence']} entities per sentence, median of repeats, **{_how_loaded(scale)} {la}** "
         f"(1/5/15-min load average at start and end, shared 2-core machine). What linking adds grows with the "
@@ -77,11 +81,49 @@ def sample_section(name: str, model: str, res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def backends_section(paths) -> str:
+    """One model and index evaluated with several text backends (``eval.py --link --link-text-backend``): per
+    scorer with a text signal, acc@1 given the gold span, on the ambiguous-in-context set, and end-to-end F1."""
+    runs = [(Path(p).name, json.loads(Path(p).read_text())) for p in paths]
+    lines = ["The text signal's encoder in fp32 and in int8 (`text_backend`): one model and one index, evaluated "
+             "once per backend with `eval.py --link --link-text-backend`; weights and thresholds re-chosen on "
+             "validation in each run. The same test mentions in each column, but the intervals are not paired.\n"]
+    for name, run in runs:
+        prov = run.get("provenance", {})
+        lines.append(f"_`{name}`: backend {json.dumps(run.get('text_backend'))}, commit {str(prov.get('commit'))[:10]}, "
+                     f"command `{prov.get('command')}`, load average {prov.get('load_average')}._\n")  # fmt: skip
+    for dataset in runs[0][1]["results"]:
+        for model in runs[0][1]["results"][dataset]:
+            per_run = [(run.get("text_backend", {}).get(model, name), run["results"][dataset][model]) for name, run in runs]
+            scorers = [s for s in per_run[0][1].get("gold_span", {}) if "text" in s]
+            head = ["scorer"] + [f"{col} ({b})" for col in ("acc@1 gold span", "acc@1 in context", "end-to-end F1") for b, _ in per_run]
+            lines += [f"**{dataset} — {model}**\n", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for scorer in scorers:
+                cells = [scorer]
+                cells += [_ci_cell(res["gold_span"][scorer]["overall"]) for _, res in per_run]
+                cells += [_ci_cell(res.get("context_set", {}).get("gold_span", {}).get(scorer)) for _, res in per_run]
+                cells += [f"{100 * res['end_to_end'][scorer]['f1']:.1f}" if scorer in res.get("end_to_end", {}) else "–" for _, res in per_run]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _ci_cell(entry) -> str:
+    """``acc@1 [lo, hi]`` × 100 of a results entry, or – when absent."""
+    if not entry or "acc@1" not in entry:
+        return "–"
+    lo, hi = entry.get("acc@1_ci95", (None, None))
+    return f"{100 * entry['acc@1']:.1f}" + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None else "")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--link-results", required=True, nargs="+", help="link_results.json files (eval.py --link)")
     parser.add_argument("--scale", default=None)
     parser.add_argument("--search", nargs="*", default=[], help="bench/linking_search.py results (search cost alone)")
+    parser.add_argument("--backends", nargs="*", default=[],
+                        help="link_results.json files of one model and index run with different --link-text-backend "
+                             "values (eval.py --link), tabled side by side")  # fmt: skip
     parser.add_argument("--doc", default=str(ROOT / "docs" / "linking.md"))
     args = parser.parse_args(argv)
     from kogner_training.link_runner import results_to_markdown
@@ -115,6 +157,8 @@ def main(argv=None) -> int:
                              f"| {r['threads']} | {row['mentions']} | {row['ms_query_major']} | {row['ms_table_major']} | "
                              f"{row['max_abs_diff']:.1e} | {', '.join(f'{x:.1f}' for x in r['load_average'])} |"
                              for r, row in layouts) + "\n")  # fmt: skip
+    if args.backends:
+        parts.append(backends_section(args.backends))
     for name, per_model in results["results"].items():
         for model, res in per_model.items():
             if "sample" in res:

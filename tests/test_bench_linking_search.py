@@ -34,3 +34,20 @@ def test_search_bench_times_both_matmul_layouts_and_the_doc_shows_them(tmp_path)
     assert "PREVIOUS RESULTS" not in text and text.endswith("tail\n")
     assert "| threads | mentions | queries @ table.T | (table @ queries.T).T |" in text
     assert f"| 1 | 64 | {layouts[-1]['ms_query_major']} | {layouts[-1]['ms_table_major']} |" in text
+
+
+def test_backends_section_tables_each_scorer_with_a_text_signal_per_backend(tmp_path):
+    doc_tool = _load("linking_doc", REPO_ROOT / "scripts" / "linking_doc.py")
+    runs = []
+    for backend, acc in (("onnx", 0.5), ("onnx-int8", 0.25)):
+        run = {"text_backend": {"m": backend}, "provenance": {"commit": "abc", "command": "eval.py --link"},
+               "results": {"bmg": {"m": {"gold_span": {"alias": {"overall": {"acc@1": 0.9}},
+                                                        "alias+text": {"overall": {"acc@1": acc, "acc@1_ci95": [acc - 0.1, acc + 0.1]}}},
+                                         "end_to_end": {"alias+text": {"f1": acc}}}}}}  # fmt: skip
+        path = tmp_path / f"{backend}.json"
+        path.write_text(json.dumps(run))
+        runs.append(str(path))
+    text = doc_tool.backends_section(runs)
+    assert "| scorer | acc@1 gold span (onnx) | acc@1 gold span (onnx-int8) |" in text
+    assert "| alias+text | 50.0 [40.0, 60.0] | 25.0 [15.0, 35.0] | – | – | 50.0 | 25.0 |" in text
+    assert "| alias |" not in text  # no text signal: the backend cannot change it
