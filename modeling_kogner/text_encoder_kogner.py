@@ -15,9 +15,8 @@ encoder (max |Δ| ≤ 1e-4, else it is not written): both backends give the same
 
 ``kogner build-kg-index --text-onnx-int8`` adds ``model_int8.onnx`` (:func:`quantize_text_encoder_onnx`: dynamic
 int8 weights per output channel, the recipe of the NER graph's int8 export), which ``text_backend="onnx-int8"``
-runs — never ``"auto"``.
-Only the mention/sentence queries go through it; the index's ``text`` rows stay those of the fp32 encoder. It
-changes the embeddings (its cosine to fp32 on the export example is recorded, and below 0.98 it is not written)
+runs — never ``"auto"``. Only the mention/sentence queries go through it; the index's ``text`` rows stay those of
+the fp32 encoder. It changes the embeddings (its cosine to fp32 on the export example is recorded, and below 0.98 it is not written)
 and so can change links: its accuracy is measured next to fp32 (``eval.py --link --link-text-backend``) and its
 speed in ``bench/linking.py`` before anyone should choose it.
 
