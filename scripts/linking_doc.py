@@ -121,9 +121,9 @@ def main(argv=None) -> int:
     parser.add_argument("--link-results", required=True, nargs="+", help="link_results.json files (eval.py --link)")
     parser.add_argument("--scale", default=None)
     parser.add_argument("--search", nargs="*", default=[], help="bench/linking_search.py results (search cost alone)")
-    parser.add_argument("--backends", nargs="*", default=[],
+    parser.add_argument("--backends", nargs="+", action="append", default=[],
                         help="link_results.json files of one model and index run with different --link-text-backend "
-                             "values (eval.py --link), tabled side by side")  # fmt: skip
+                             "values (eval.py --link), tabled side by side; repeat for another model or index")  # fmt: skip
     parser.add_argument("--doc", default=str(ROOT / "docs" / "linking.md"))
     args = parser.parse_args(argv)
     from kogner_training.link_runner import results_to_markdown
@@ -157,8 +157,8 @@ def main(argv=None) -> int:
                              f"| {r['threads']} | {row['mentions']} | {row['ms_query_major']} | {row['ms_table_major']} | "
                              f"{row['max_abs_diff']:.1e} | {', '.join(f'{x:.1f}' for x in r['load_average'])} |"
                              for r, row in layouts) + "\n")  # fmt: skip
-    if args.backends:
-        parts.append(backends_section(args.backends))
+    for group in args.backends:
+        parts.append(backends_section(group))
     for name, per_model in results["results"].items():
         for model, res in per_model.items():
             if "sample" in res:
