@@ -84,11 +84,10 @@ class KoGNERInferenceMixin:
     def _word_spans(
         self, batch_words, labels, threshold, flat_ner, multi_label, batch_size, decode=True, kg_vectors=False
     ) -> Tuple[List[List[Tuple[int, int, str, float]]], Optional[List[Dict[Tuple[int, int], np.ndarray]]]]:
-        """:meth:`predict_word_spans`, and with ``kg_vectors=True`` (backends with ``span_probabilities_with_kg``)
-        also, per example, ``{(start, end): kg_span_head(s_pq)}`` of every candidate span, taken from the same
-        forward pass that scored it (the window that owns the span's start; with several label groups, each
-        group's forward gives its own candidates' vectors and the first one found is kept, since the label prompt
-        is part of the encoder input)."""
+        """:meth:`predict_word_spans`, and with ``kg_vectors=True`` (backends with ``span_kg_vectors``) also,
+        per example, ``{(start, end): kg_span_head(s_pq)}`` of every returned span, taken from the same forward
+        pass that scored it (the window that owns the span's start; with several label groups, the first
+        group's forward, since the label prompt is part of the encoder input)."""
         labels = self._check_inference_args(labels, threshold, batch_size)
         processor = self.get_processor()
         cfg = self.config
@@ -111,10 +110,9 @@ class KoGNERInferenceMixin:
             words = [list(batch_words[i][slice(*windows[j])]) for i, _, windows, j in chunk]
             enc = processor.encode(words, [groups[g] for _, g, _, _ in chunk], return_tensors="np")
             if kg_vectors:
-                probs, kg_of = self.span_probabilities_with_kg(enc)
+                probs, kg = self.span_kg_vectors(enc)
             else:
                 probs = self.span_probabilities(enc)
-            wanted = {}  # (example, (start, end)) -> (row, window-relative start, width) of spans without a vector yet
             for row, (i, g, windows, j) in enumerate(chunk):
                 found = candidates_from_probs(
                     probs[row], int(enc["text_lengths"][row]), groups[g], threshold,
@@ -124,11 +122,7 @@ class KoGNERInferenceMixin:
                 if kg_vectors:
                     lo = windows[j][0]
                     for c in found:
-                        if (c.start, c.end) not in vectors[i]:
-                            wanted.setdefault((i, (c.start, c.end)), (row, c.start - lo, c.end - c.start))
-            if wanted:  # one KG-head pass over this batch's new candidate spans
-                for (i, key), vector in zip(wanted, kg_of(list(wanted.values()))):
-                    vectors[i][key] = vector
+                        vectors[i].setdefault((c.start, c.end), kg[row, c.start - lo, c.end - c.start])
         spans = [
             [(c.start, c.end, c.label, c.score) for c in (greedy_decode(cands, flat_ner, multi_label) if decode else cands)]
             for cands in candidates
@@ -159,7 +153,7 @@ class KoGNERInferenceMixin:
                 raise TypeError(f"texts[{k}] must be a str, got {type(text).__name__}")
         splits = [split_words(text) for text in texts]
         batch_words = [[w for w, _, _ in s] for s in splits]
-        reuse = link and callable(getattr(self, "span_probabilities_with_kg", None)) and self._links_with_kg_head()
+        reuse = link and callable(getattr(self, "span_kg_vectors", None)) and self._links_with_kg_head()
         spans, vectors = self._word_spans(
             batch_words, labels, threshold, flat_ner, multi_label, batch_size, kg_vectors=reuse
         )

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import inspect
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -50,7 +49,6 @@ class KoGNEROutput(ModelOutput):
         prompts_mask: [B, C] True for real (non-padding) labels.
         span_reps: [B, T·w, d] span representations (when computed).
         kg_predictions / kg_targets: [B, K, kg_hidden_size] the two sides of eq. 6 (with KG inputs).
-        word_states: [B, T, d] the word representations the span head reads (with ``output_word_states``).
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -62,7 +60,6 @@ class KoGNEROutput(ModelOutput):
     span_reps: Optional[torch.FloatTensor] = None
     kg_predictions: Optional[torch.FloatTensor] = None
     kg_targets: Optional[torch.FloatTensor] = None
-    word_states: Optional[torch.FloatTensor] = None
 
 
 class KoGNERPreTrainedModel(PreTrainedModel):
@@ -331,7 +328,6 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
         kg_entity_index: Optional[torch.LongTensor] = None,
         kg_type_index: Optional[torch.LongTensor] = None,
         output_span_reps: bool = False,
-        output_word_states: bool = False,
         return_dict: Optional[bool] = None,
     ) -> KoGNEROutput:
         r"""
@@ -347,8 +343,6 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
                 span; needed by ``config.dist_objective == "infonce"`` (same entity = positive, other entities of
                 the same type = negatives).
             output_span_reps (`bool`): also return the [B, T·w, d] span representations.
-            output_word_states (`bool`): also return the [B, T, d] word representations (from which
-                [`KoGNERModel.span_probabilities_with_kg`] builds ``s_pq`` of chosen spans only).
         """
         prompts, prompts_mask, words = self._encode(input_ids, attention_mask, words_mask, text_lengths)
         batch, num_words, _ = words.shape
@@ -386,7 +380,6 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
             span_reps=span_reps if output_span_reps else None,
             kg_predictions=kg_predictions,
             kg_targets=kg_targets,
-            word_states=words if output_word_states else None,
         )
 
     def language_loss(self, logits, labels, span_mask, prompts_mask) -> torch.Tensor:
@@ -481,54 +474,33 @@ class KoGNERModel(KoGNERInferenceMixin, KoGNERPreTrainedModel):
             cached = self._kogner_processor = KoGNERProcessor.from_model(self)
         return cached
 
-    @contextmanager
-    def _eval_mode(self):
-        """Eval mode for the block, the training mode restored after (``train()`` walks every submodule, so it
-        is only called when the model is training)."""
+    @torch.inference_mode()
+    def _eval_forward(self, encoding: Dict[str, np.ndarray], with_kg: bool):
+        """One eval-mode forward of a numpy batch (the training mode is restored): sigmoid span scores
+        [B, T, w, C] and, ``with_kg``, ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] (else None)."""
         was_training = self.training
-        if was_training:
+        if was_training:  # train(mode) walks every submodule: skip it when already in eval mode
             self.eval()
         try:
-            yield
+            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
+            out = self(**enc, output_span_reps=with_kg)  # without: the fused scorer, s_pq never materialised
+            probs = out.logits.sigmoid().float().cpu().numpy()
+            if not with_kg:
+                return probs, None
+            batch, words, width = out.logits.shape[:3]
+            return probs, self.kg_span_head(out.span_reps).view(batch, words, width, -1).float().cpu().numpy()
         finally:
             if was_training:
                 self.train()
 
-    @torch.inference_mode()
-    def _eval_forward(self, encoding: Dict[str, np.ndarray], with_words: bool):
-        """One eval-mode forward of a numpy batch: sigmoid span scores [B, T, w, C] from the fused scorer and,
-        ``with_words``, the [B, T, d] word states (else None)."""
-        with self._eval_mode():
-            enc = {k: torch.from_numpy(v).to(self.device) for k, v in encoding.items()}
-            out = self(**enc, output_word_states=with_words)  # the fused scorer: s_pq of every span never materialised
-            return out.logits.sigmoid().float().cpu().numpy(), out.word_states
-
     def span_probabilities(self, encoding: Dict[str, np.ndarray]) -> np.ndarray:
         """Eval-mode sigmoid scores [B, T, w, C] of one encoded batch (numpy in, numpy out)."""
-        return self._eval_forward(encoding, with_words=False)[0]
+        return self._eval_forward(encoding, with_kg=False)[0]
 
-    def span_probabilities_with_kg(self, encoding: Dict[str, np.ndarray]) -> Tuple[np.ndarray, Callable]:
-        """Span scores [B, T, w, C] of one eval-mode forward, and ``kg_of(selected)``: ``kg_span_head(s_pq)``
-        [n, kg_hidden_size] of the spans ``selected`` ``[(row, start, width)]`` of that forward (what
-        ``predict_entities(..., link=True)`` uses for the KG-head signal). ``s_pq`` and the head run for the
-        chosen spans only, so the scores are those of :meth:`span_probabilities` and linking does not pay for
-        every candidate span."""
-        probs, words = self._eval_forward(encoding, with_words=True)
-
-        @torch.inference_mode()
-        def kg_of(selected: Sequence[Tuple[int, int, int]]) -> np.ndarray:
-            out = np.zeros((len(selected), self.config.kg_hidden_size), dtype=np.float32)
-            by_row: Dict[int, List[int]] = {}
-            for i, (row, _, _) in enumerate(selected):
-                by_row.setdefault(int(row), []).append(i)
-            with self._eval_mode():
-                for row, items in by_row.items():
-                    idx = torch.tensor([[selected[i][1], selected[i][1] + selected[i][2]] for i in items], device=words.device)
-                    reps = self.span_rep(words[row : row + 1], idx.unsqueeze(0))[0]  # [k, d]
-                    out[items] = self.kg_span_head(reps).float().cpu().numpy()
-            return out
-
-        return probs, kg_of
+    def span_kg_vectors(self, encoding: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """Span scores [B, T, w, C] and ``kg_span_head(s_pq)`` [B, T, w, kg_hidden_size] of every span, from one
+        eval-mode forward (what ``predict_entities(..., link=True)`` uses for the KG-head signal)."""
+        return self._eval_forward(encoding, with_kg=True)
 
     def export_onnx(self, save_directory, quantize: Optional[str] = None, opset: int = 17) -> str:
         """Export the eval-mode scoring path to ONNX (+ tokenizer and config); see ``export_onnx_kogner``.
