@@ -256,6 +256,13 @@ def test_predict_link_takes_kg_head_vectors_from_the_ner_forward(model, tiny_ber
     for s, e, _, _ in spans[0]:
         expected = model.kg_span_head(reps[s * width + (e - s)]).detach().numpy()
         assert abs(vectors[0][(s, e)] - expected).max() < 1e-5
+    # a model in training mode gets the eval-mode vectors (no dropout) and stays in training mode
+    model.train()
+    try:
+        again = model._word_spans([words], LABELS, 0.0, True, False, 8, kg_vectors=True)[1]
+        assert model.training and all(abs(again[0][k] - v).max() < 1e-6 for k, v in vectors[0].items())
+    finally:
+        model.eval()
 
     def no_second_forward(*args, **kwargs):
         raise AssertionError("kg_head_queries ran: the NER forward's span vectors were not reused")
