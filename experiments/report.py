@@ -18,6 +18,8 @@ ARM_NAMES = {
     "zs_disease_keep": "label families (held out: Disease), its sentences kept",
     "zs_disease_drop": "label families (held out: Disease), its sentences dropped",
     "zs_families_size_matched": "label families, held-out mentions kept, random subset the size of drop's",
+    "zs_families_drop_permuted": "label families, held-out sentences dropped, H permuted within type",
+    "zs_families_drop_b0": "label families, held-out sentences dropped, b = 0 (no distillation)",
     "zs_disease_size_matched": "label families (held out: Disease), its mentions kept, random subset the size of drop's",
 }  # fmt: skip
 

@@ -188,7 +188,8 @@ def render_zero_shot(result: Mapping[str, Any]) -> List[str]:
 
 ZS_DROP_ARMS = [("zs_families", "held-out mentions kept (as negatives)"), ("zs_families_drop", "sentences with held-out mentions dropped"),
                 ("zs_canonical_drop", "dropped, one name per type (no label diversity)"),
-                ("zs_families_size_matched", "kept, on a random subset the size of drop's")]
+                ("zs_families_size_matched", "kept, on a random subset the size of drop's"),
+                ("zs_families_drop_permuted", "dropped, H permuted within type"), ("zs_families_drop_b0", "dropped, b = 0")]
 ZS_DROP_DISEASE_ARMS = [("zs_disease_keep", "held-out mentions kept (as negatives)"),
                         ("zs_disease_drop", "sentences with held-out mentions dropped"),
                         ("zs_disease_size_matched", "kept, on a random subset the size of drop's")]
@@ -198,7 +199,8 @@ ZS_DROP_GRIDS = {  # grid -> (title, what is held out, arms)
                        "`chemical compound`; the third arm also prompts each trained KG type by one name only (no synonyms, "
                        "no finer classes), the control for what label diversity adds; the fourth keeps the held-out "
                        "mentions but trains on a random subset as large as drop's (seeded by the run's seed), the control "
-                       "for the number of training sentences.", ZS_DROP_ARMS),
+                       "for the number of training sentences; the last two are drop with the teacher rows permuted within "
+                       "type and without distillation (b = 0): does the KG help these views?", ZS_DROP_ARMS),
     "zero_shot_drop_disease": ("The same with Disease held out",
                                "Both arms hold out Disease (names and synonyms) and the name `chemical compound`, so NCBI-disease "
                                "and BC5CDR's diseases are asked for a type no training prompt named; dropping removes the "
