@@ -600,24 +600,18 @@ def _chunks(texts: Sequence[int], size: int) -> List[Tuple[int, int]]:
 
 def text_backend(index: KGIndex, settings: LinkerSettings) -> str:
     """The backend ``settings.text_backend`` resolves to for ``index`` (``"onnx"``, ``"onnx-int8"`` or ``"torch"``)."""
-    exported = has_text_onnx(index.folder)
-    if settings.text_backend == "onnx-int8":
-        if not has_text_onnx(index.folder, int8=True):
-            raise ValueError("text_backend='onnx-int8' needs the KG index's text_encoder_onnx/model_int8.onnx, which this "
-                             "index does not have: rebuild it with `kogner build-kg-index --text-onnx-int8`, or use "
-                             "text_backend='auto'")  # fmt: skip
+    forced = settings.text_backend
+    if forced in ("onnx", "onnx-int8"):
+        int8 = forced == "onnx-int8"
+        if not has_text_onnx(index.folder, int8=int8):
+            how = "`kogner build-kg-index --text-onnx-int8`" if int8 else "`kogner build-kg-index` (onnxruntime installed)"
+            raise ValueError(f"text_backend={forced!r} needs the KG index's text_encoder_onnx/"
+                             f"{TEXT_ONNX_INT8_FILE if int8 else TEXT_ONNX_FILE}, which this index does not have: "
+                             f"rebuild it with {how}, or use text_backend='auto'")  # fmt: skip
         if not onnxruntime_available():
-            raise ImportError("text_backend='onnx-int8' needs onnxruntime: pip install 'kogner[onnx]', or use text_backend='auto'")
-        return "onnx-int8"
-    if settings.text_backend == "onnx":
-        if not exported:
-            raise ValueError("text_backend='onnx' needs the KG index's text_encoder_onnx/ export, which this index "
-                             "does not have: rebuild it with `kogner build-kg-index` (onnxruntime installed), or use "
-                             "text_backend='auto'")  # fmt: skip
-        if not onnxruntime_available():
-            raise ImportError("text_backend='onnx' needs onnxruntime: pip install 'kogner[onnx]', or use text_backend='auto'")
-        return "onnx"
-    if settings.text_backend == "auto" and exported and onnxruntime_available():
+            raise ImportError(f"text_backend={forced!r} needs onnxruntime: pip install 'kogner[onnx]', or use text_backend='auto'")
+        return forced
+    if forced == "auto" and has_text_onnx(index.folder) and onnxruntime_available():
         return "onnx"
     return "torch"
 
