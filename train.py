@@ -119,6 +119,11 @@ def label_family_sampler(data_args: KoGNERDataArguments) -> Optional[LabelFamily
     )  # fmt: skip
 
 
+def _mentions_held_out(example, held) -> bool:
+    """Whether a span of ``example`` belongs to one of the label families ``held``."""
+    return any(held & set(span.get("families") or []) for span in example["ner"])
+
+
 def _without_held_out_examples(dataset, families: Optional[LabelFamilySampler], option: str):
     """``dataset`` less the examples with a span of a held-out label family, and those families."""
     if families is None or not families.held_out_families:
@@ -128,8 +133,7 @@ def _without_held_out_examples(dataset, families: Optional[LabelFamilySampler], 
     if not any(span.get("families") for ex in dataset.select(range(min(100, len(dataset)))) for span in ex["ner"]):
         raise KoGNERUserError(f"--held_out_examples {option} needs span families, which this training split does not have: "
                               "build the corpus with label families (`python -m data_builders.bmg_ner` without --no-label-families)")  # fmt: skip
-    kept = dataset.filter(lambda ex: not any(held & set(span.get("families") or []) for span in ex["ner"]),
-                          desc="finding sentences with held-out families")  # fmt: skip
+    kept = dataset.filter(lambda ex: not _mentions_held_out(ex, held), desc="finding sentences with held-out families")
     return kept, held
 
 
@@ -148,11 +152,11 @@ def size_matched_held_out_examples(dataset, families: Optional[LabelFamilySample
     held-out families' mentions stay in (as negatives) in about the proportion of the full split. 'drop' against this
     arm measures leaving the held-out mentions out with the number of training sentences held fixed.
     """
-    size = len(_without_held_out_examples(dataset, families, "keep_size_matched")[0])
+    without, held = _without_held_out_examples(dataset, families, "keep_size_matched")
+    size = len(without)
     indices = sorted(np.random.default_rng(seed).choice(len(dataset), size=size, replace=False).tolist())
     kept = dataset.select(indices)
-    held = set(families.held_out_families)
-    with_held = sum(any(held & set(span.get("families") or []) for span in ex["ner"]) for ex in kept)
+    with_held = sum(_mentions_held_out(ex, held) for ex in kept)
     logger.info(f"--held_out_examples keep_size_matched: {size} of {len(dataset)} training sentences drawn at random "
                 f"(seed {seed}), the number 'drop' leaves; {with_held} of them mention a held-out family ({sorted(held)}) "
                 "and stay as negatives")

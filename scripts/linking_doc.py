@@ -19,8 +19,13 @@ sys.path.insert(0, str(ROOT))
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+def _loads(values) -> str:
+    """Load averages as ``a, b, c`` (one decimal)."""
+    return ", ".join(f"{x:.1f}" for x in values)
+
+
 def scale_section(scale: dict) -> str:
-    la = ", ".join(f"{x:.1f}" for x in scale["load_average_start"] + scale["load_average"])
+    la = _loads(scale["load_average_start"] + scale["load_average"])
     batched = scale.get("batched_ms_per_sentence") or {}
     per_entity = scale["mentions_per_sentence"] or None  # the added cost grows with the entities linked
 
@@ -147,7 +152,7 @@ def main(argv=None) -> int:
                      "index of the same size, no transformer forward):\n\n| entities | mentions | threads | wall ms | CPU ms | load average |\n"
                      "|---|---|---|---|---|---|\n" + "\n".join(
                          f"| {r['entities']} | {r['mentions']} | {r['threads']} | {r['search_ms_wall']} | {r['search_ms_cpu']} | "
-                         f"{', '.join(f'{x:.1f}' for x in r['load_average'])} |" for r in rows) + "\n")  # fmt: skip
+                         f"{_loads(r['load_average'])} |" for r in rows) + "\n")  # fmt: skip
         layouts = [(r, row) for r in rows for row in r.get("matmul_layouts", [])]
         if layouts:
             parts.append("The text signal's cosines against the 47k-row table, two layouts of the same products timed "
@@ -155,7 +160,7 @@ def main(argv=None) -> int:
                          "| threads | mentions | queries @ table.T | (table @ queries.T).T | max abs. diff | load average |\n"
                          "|---|---|---|---|---|---|\n" + "\n".join(
                              f"| {r['threads']} | {row['mentions']} | {row['ms_query_major']} | {row['ms_table_major']} | "
-                             f"{row['max_abs_diff']:.1e} | {', '.join(f'{x:.1f}' for x in r['load_average'])} |"
+                             f"{row['max_abs_diff']:.1e} | {_loads(r['load_average'])} |"
                              for r, row in layouts) + "\n")  # fmt: skip
     for group in args.backends:
         parts.append(backends_section(group))
